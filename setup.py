@@ -1,0 +1,35 @@
+"""Package metadata for affect-tf (import name ``affect_tf``)."""
+from setuptools import find_packages, setup
+
+# Ranges, not a lock: constraints/primary.txt and constraints/latest.txt hold the tested sets.
+LIBRARY = [
+    "tensorflow>=2.16,<2.22",
+    "keras>=3.6,<3.16",
+    "numpy>=1.26,<3",
+    "scipy>=1.11",
+    "librosa>=0.10,<0.12",
+    "opensmile>=2.5,<3",
+    "av>=12",
+    "dlib-bin>=19.24",
+    "face_recognition_models>=0.3",
+    "matplotlib>=3.7",
+    "scikit-image>=0.22",
+    "apache-beam>=2.59",
+    "grpcio>=1.60",
+    "tensorflow-serving-api>=2.16",
+]
+
+setup(
+    name="affect-tf",
+    version="0.1.0",
+    description="Continuous valence/arousal estimation from face video and speech: "
+    "preprocessing, models, TFX pipelines and TF Serving.",
+    python_requires=">=3.10,<3.12",
+    packages=find_packages(include=["affect_tf*", "components*", "pipelines*", "serving*"]),
+    install_requires=LIBRARY,
+    extras_require={
+        "tfx": ["tfx[kfp]==1.16.0", "dill", "kfp>=2.5,<2.6"],
+        "dev": ["pytest>=7", "pytest-timeout", "jax[cpu]"],
+    },
+    entry_points={"console_scripts": ["affect-tf=affect_tf.cli:main"]},
+)
