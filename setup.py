@@ -29,7 +29,8 @@ setup(
     install_requires=LIBRARY,
     extras_require={
         "tfx": ["tfx[kfp]==1.16.0", "dill", "kfp>=2.5,<2.6"],
-        "dev": ["pytest>=7", "pytest-timeout", "jax[cpu]"],
+        "dev": ["pytest>=7", "pytest-timeout"],
+        "jax": ["jax[cpu]>=0.4.30"],
     },
     entry_points={"console_scripts": ["affect-tf=affect_tf.cli:main"]},
 )

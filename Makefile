@@ -1,0 +1,34 @@
+# Two environments (see README): the primary one (Python 3.10, TF 2.16, TFX 1.16) runs every
+# test; the latest one (Python 3.11, TF 2.21, Keras 3.15, no TFX) runs the library tests.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+PY310 ?= $(PYENV_ROOT)/versions/3.10.13/bin/python
+PY311 ?= $(PYENV_ROOT)/versions/3.11.7/bin/python
+PRIMARY := .venv310
+LATEST := .venv311
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-primary test-latest
+
+setup: $(PRIMARY)/.installed $(LATEST)/.installed
+
+$(PRIMARY)/.installed: setup.py constraints/primary.txt
+	test -x $(PRIMARY)/bin/python || $(PY310) -m venv $(PRIMARY)
+	$(PRIMARY)/bin/pip install -q -U pip wheel setuptools
+	$(PRIMARY)/bin/pip install -q -c constraints/primary.txt -e '.[tfx,dev]'
+	touch $@
+
+$(LATEST)/.installed: setup.py constraints/latest.txt
+	test -x $(LATEST)/bin/python || $(PY311) -m venv $(LATEST)
+	$(LATEST)/bin/pip install -q -U pip wheel setuptools
+	$(LATEST)/bin/pip install -q -c constraints/latest.txt -e '.[dev,jax]'
+	touch $@
+
+test: test-primary test-latest
+
+test-primary: $(PRIMARY)/.installed
+	@echo "== primary environment: $$($(PRIMARY)/bin/python -c 'import sys, tensorflow as tf, keras; print(sys.version.split()[0], "tensorflow", tf.__version__, "keras", keras.__version__)' 2>/dev/null)"
+	$(PRIMARY)/bin/python -m pytest tests $(PYTEST_ARGS)
+
+test-latest: $(LATEST)/.installed
+	@echo "== latest environment: $$($(LATEST)/bin/python -c 'import sys, tensorflow as tf, keras; print(sys.version.split()[0], "tensorflow", tf.__version__, "keras", keras.__version__)' 2>/dev/null)"
+	$(LATEST)/bin/python -m pytest tests -m "not tfx" $(PYTEST_ARGS)

@@ -1,0 +1,86 @@
+"""The one place that maps preset names (the papers' variant names) to model configs.
+
+Model modules call :func:`register_preset` at import; :func:`load_presets` imports them all.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+
+from affect_tf.config import ModelConfig
+
+# Modules whose import registers presets. A family lands here when it exists.
+PRESET_MODULES: tuple[str, ...] = ()
+
+_PRESETS: dict[str, "Preset"] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named model configuration and where it comes from."""
+
+    name: str
+    config: ModelConfig
+    paper: str  # e.g. "004 §5.2, Table 5"
+    description: str = ""
+
+    def build(self):
+        return self.config.build()
+
+
+def register_preset(name: str, config: ModelConfig, paper: str, description: str = "") -> Preset:
+    if not isinstance(config, ModelConfig):
+        raise TypeError(f"preset {name!r}: config must be a ModelConfig, got {type(config).__name__}")
+    if name in _PRESETS and _PRESETS[name].config != config:
+        raise ValueError(f"preset {name!r} is already registered with a different config")
+    preset = Preset(name, config, paper, description)
+    _PRESETS[name] = preset
+    return preset
+
+
+def load_presets() -> None:
+    for module in PRESET_MODULES:
+        importlib.import_module(module)
+
+
+def get_preset(name: str) -> Preset:
+    load_presets()
+    if name not in _PRESETS:
+        close = difflib.get_close_matches(name, list(_PRESETS), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown preset {name!r}{hint} (`affect-tf presets` lists them)")
+    return _PRESETS[name]
+
+
+def list_presets() -> list[Preset]:
+    load_presets()
+    return [_PRESETS[n] for n in sorted(_PRESETS)]
+
+
+def dummy_inputs(config: ModelConfig, batch: int = 1, frames: int = 2) -> dict:
+    """Zero inputs of the config's shapes; ``None`` axes (sequence length) become ``frames``."""
+    import numpy as np
+
+    return {
+        name: np.zeros((batch, *[frames if d is None else d for d in shape]), "float32")
+        for name, shape in config.input_shapes().items()
+    }
+
+
+def parameter_counts(preset: Preset) -> tuple[int, int]:
+    """(training, inference) parameter counts of a preset's model, built on dummy inputs."""
+    model = preset.build()
+    model(dummy_inputs(preset.config))
+    inference = model.inference_model() if hasattr(model, "inference_model") else model
+    return model.count_params(), inference.count_params()
+
+
+def describe(preset: Preset) -> str:
+    """One line: name, paper, training/inference parameters, input shapes."""
+    train, infer = parameter_counts(preset)
+    shapes = " ".join(
+        f"{k}={'x'.join('T' if d is None else str(d) for d in v)}"
+        for k, v in preset.config.input_shapes().items()
+    )
+    return f"{preset.name}\t{preset.paper}\ttrain={train:,}\tinference={infer:,}\t{shapes}"

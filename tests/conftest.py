@@ -1,0 +1,18 @@
+"""Shared fixtures and markers."""
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """``../shared/data`` (real media and annotation files); skips when it is not beside the repo."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data not available: {SHARED_DATA} is missing")
+    return SHARED_DATA

@@ -1,0 +1,109 @@
+import dataclasses
+import io
+import contextlib
+
+import keras
+import numpy as np
+import pytest
+
+from affect_tf import cli, config, presets
+
+
+@config.register_config
+@dataclasses.dataclass(frozen=True)
+class _Optimizer(config.Config):
+    lr: float = 1e-3
+    betas: tuple[float, ...] = (0.9, 0.999)
+
+
+class _TinyModel(keras.Model):
+    """Per-frame dense layer on eGeMAPS features; its inference part drops the auxiliary head."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.head = keras.layers.Dense(2, name="head")
+        self.aux = keras.layers.Dense(config.aux_units, name="aux")
+
+    def call(self, inputs):
+        x = inputs["egemaps"]
+        return {"valence_arousal": self.head(x), "aux": self.aux(x)}
+
+    def inference_model(self):
+        inputs = keras.Input((None, 25), name="egemaps")
+        return keras.Model(inputs, self.head(inputs))
+
+
+@config.register_config
+@dataclasses.dataclass(frozen=True)
+class _TinyConfig(config.ModelConfig):
+    model_class = _TinyModel
+    aux_units: int = 3
+    taps: tuple[str, ...] = ("pool2", "fc")
+    optimizer: _Optimizer = _Optimizer()
+
+    def input_shapes(self):
+        return {"egemaps": (None, 25)}
+
+
+@pytest.fixture
+def tiny_preset():
+    preset = presets.register_preset("test_tiny", _TinyConfig(aux_units=4), "test §0", "tiny")
+    yield preset
+    presets._PRESETS.pop("test_tiny")
+
+
+def test_config_json_round_trip_nested_and_tuples():
+    original = _TinyConfig(aux_units=7, taps=("pool5",), optimizer=_Optimizer(lr=0.5, betas=(0.5, 0.9)))
+    text = original.to_json()
+    restored = config.config_from_json(text)
+    assert restored == original
+    assert isinstance(restored.taps, tuple) and isinstance(restored.optimizer.betas, tuple)
+    assert '"type": "_TinyConfig"' in text
+
+
+def test_config_is_immutable_and_errors_are_clear():
+    c = _TinyConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.aux_units = 5
+    assert c.replace(aux_units=5).aux_units == 5 and c.aux_units == 3
+    with pytest.raises(ValueError, match="unknown config type 'Nope'"):
+        config.config_from_dict({"type": "Nope"})
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['bogus'\]"):
+        config.config_from_dict({"type": "_TinyConfig", "bogus": 1})
+    with pytest.raises(TypeError, match="frozen dataclass"):
+        config.register_config(type("Loose", (), {}))
+
+
+def test_preset_lookup_counts_and_description(tiny_preset):
+    assert presets.get_preset("test_tiny") is tiny_preset
+    with pytest.raises(KeyError, match="did you mean test_tiny"):
+        presets.get_preset("test_tiny2")
+    train, infer = presets.parameter_counts(tiny_preset)
+    # head: 25*2+2 = 52; aux: 25*4+4 = 104
+    assert (train, infer) == (156, 52)
+    line = presets.describe(tiny_preset)
+    assert line.split("\t") == ["test_tiny", "test §0", "train=156", "inference=52", "egemaps=Tx25"]
+
+
+def test_presets_command_lists_registered_presets(tiny_preset):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["presets"]) == 0
+    lines = out.getvalue().splitlines()
+    assert "test_tiny\ttest §0\ttrain=156\tinference=52\tegemaps=Tx25" in lines
+    assert len(lines) == len(presets.list_presets())
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["presets", "--names-only"]) == 0
+    assert "test_tiny" in out.getvalue().splitlines()
+
+
+def test_every_registered_preset_round_trips_its_config():
+    for preset in presets.list_presets():
+        assert config.config_from_json(preset.config.to_json()) == preset.config, preset.name
+
+
+def test_dummy_inputs_shape():
+    x = presets.dummy_inputs(_TinyConfig(), batch=3, frames=5)
+    assert x["egemaps"].shape == (3, 5, 25) and x["egemaps"].dtype == np.float32
