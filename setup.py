@@ -32,5 +32,13 @@ setup(
         "dev": ["pytest>=7", "pytest-timeout"],
         "jax": ["jax[cpu]>=0.4.30"],
     },
-    entry_points={"console_scripts": ["affect-tf=affect_tf.cli:main"]},
+    entry_points={
+        "console_scripts": ["affect-tf=affect_tf.cli:main"],
+        # Commands from the outer packages (affect_tf never imports them).
+        "affect_tf.commands": [
+            "serve=serving.cli:register_serve",
+            "predict=serving.cli:register_predict",
+            "run=pipelines.cli:register_run",
+        ],
+    },
 )

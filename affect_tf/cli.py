@@ -16,6 +16,11 @@ from importlib import metadata
 # ``func`` (called with the parsed args; returns an exit code).
 COMMANDS: dict[str, tuple[str, str]] = {
     "presets": ("affect_tf.cli:register_presets", "list model presets with sizes and inputs"),
+    "preview": ("affect_tf.media.preview:register", "contact sheet PNG of aligned faces of a video"),
+    "synth": ("affect_tf.data.synthetic:register", "write the learnable synthetic drop"),
+    "preprocess": ("affect_tf.data.beam_job:register", "Beam job: dataset drop -> TFRecords"),
+    "train": ("affect_tf.training.cli:register", "train a preset on records"),
+    "export": ("affect_tf.export:register", "export a trained model for TF Serving"),
 }
 
 

@@ -101,6 +101,9 @@ class ModelConfig(Config):
     """
 
     model_class: ClassVar[type | None] = None
+    # "module:Class" of a keras.Model that wraps the built model with its own train_step
+    # (e.g. adversarial G/D/P training); None = the standard Keras loop on model.compute_loss.
+    trainer_class: ClassVar[str | None] = None
 
     def build(self):
         """Instantiate the model described by this config (weights created on first call)."""
