@@ -1,0 +1,264 @@
+"""Clients for TF Serving's gRPC and REST APIs (``tensorflow-serving-api`` protos).
+
+The same client talks to a ``tensorflow/serving`` container and to :mod:`serving.server`.
+Calls have a deadline, are retried with exponential backoff while the server is ``UNAVAILABLE``
+(starting, restarting, not reachable yet), and fail with :class:`ServingError`, which names the
+call, the model and the server and carries the gRPC status code.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+
+import grpc
+import numpy as np
+
+from affect_tf import export as export_lib
+
+METADATA_FIELD_SIGNATURES = "signature_def"
+METADATA_FIELD_AFFECT = "affect_tf_metadata"
+DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+class ServingError(RuntimeError):
+    """A failed serving call; ``code`` is a ``grpc.StatusCode`` (REST errors are mapped to one)."""
+
+    def __init__(self, message: str, code: grpc.StatusCode = grpc.StatusCode.UNKNOWN):
+        super().__init__(message)
+        self.code = code
+
+
+def to_tensor_proto(array):
+    """numpy array -> ``TensorProto`` (raw ``tensor_content`` for numbers; bytes for strings)."""
+    import tensorflow as tf
+
+    array = np.asarray(array)
+    if array.dtype.kind in "SUO":
+        return tf.make_tensor_proto(array)
+    array = np.ascontiguousarray(array)
+    proto = tf.make_tensor_proto([], dtype=tf.dtypes.as_dtype(array.dtype))
+    proto.ClearField("tensor_shape")
+    for d in array.shape:
+        proto.tensor_shape.dim.add().size = d
+    proto.tensor_content = array.tobytes()
+    return proto
+
+
+def from_tensor_proto(proto) -> np.ndarray:
+    import tensorflow as tf
+
+    return tf.make_ndarray(proto)
+
+
+class ServingClient:
+    """gRPC client for one model: ``predict``, ``get_metadata``, ``get_status``.
+
+    >>> client = ServingClient("127.0.0.1:8500", "affect")
+    >>> out = client.predict({"face": faces_uint8, ...})   # {"valence": (B, T), ...}
+    """
+
+    def __init__(self, target: str, model_name: str = "affect", timeout: float = 10.0,
+                 retries: int = 3, backoff: float = 0.2,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
+        from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+        self.target, self.model_name = target, model_name
+        self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self._channel = grpc.insecure_channel(target, options=[
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+        ])
+        self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._model_stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _spec(self, spec, version, version_label, signature=None):
+        spec.name = self.model_name
+        if version is not None:
+            spec.version.value = int(version)
+        elif version_label:
+            spec.version_label = version_label
+        if signature:
+            spec.signature_name = signature
+
+    def _call(self, what, method, request, timeout):
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return method(request, timeout=self.timeout if timeout is None else timeout)
+            except grpc.RpcError as exc:
+                code = exc.code()
+                if code == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise ServingError(
+                    f"{what} for model {self.model_name!r} at {self.target} failed: "
+                    f"{code.name}: {exc.details()}"
+                    + (f" (after {attempt + 1} attempts)" if code == grpc.StatusCode.UNAVAILABLE else ""),
+                    code) from None
+
+    def predict(self, inputs: dict, signature: str = export_lib.DEFAULT_SIGNATURE,
+                version: int | None = None, version_label: str | None = None,
+                output_filter=(), timeout: float | None = None) -> dict:
+        """``{output name: numpy array}`` for ``{input name: array}``; arrays keep their dtype."""
+        from tensorflow_serving.apis import predict_pb2
+
+        request = predict_pb2.PredictRequest()
+        self._spec(request.model_spec, version, version_label, signature)
+        for name, value in inputs.items():
+            request.inputs[name].CopyFrom(to_tensor_proto(value))
+        request.output_filter.extend(output_filter)
+        response = self._call("Predict", self._predict_stub.Predict, request, timeout)
+        self.last_model_version = response.model_spec.version.value
+        return {k: from_tensor_proto(v) for k, v in response.outputs.items()}
+
+    def predict_sequence_examples(self, serialized, **kwargs) -> dict:
+        """Predict from serialized ``SequenceExample`` records (the records' schema)."""
+        return self.predict({"examples": np.asarray(list(serialized), dtype=object)},
+                            signature=export_lib.SEQUENCE_EXAMPLE_SIGNATURE, **kwargs)
+
+    def get_metadata(self, version: int | None = None, version_label: str | None = None,
+                     timeout: float | None = None) -> dict:
+        """``{"version", "signature_def" (SignatureDefMap), "metadata" (dict)}``.
+
+        ``metadata`` comes from the export's metadata asset; real TF Serving only answers
+        ``signature_def``, so against it ``metadata`` is ``{}``.
+        """
+        from google.protobuf import json_format, struct_pb2
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        def request_for(fields):
+            request = get_model_metadata_pb2.GetModelMetadataRequest()
+            self._spec(request.model_spec, version, version_label)
+            request.metadata_field.extend(fields)
+            return request
+
+        try:
+            response = self._call("GetModelMetadata", self._predict_stub.GetModelMetadata,
+                                  request_for([METADATA_FIELD_SIGNATURES, METADATA_FIELD_AFFECT]), timeout)
+        except ServingError as exc:
+            if exc.code != grpc.StatusCode.INVALID_ARGUMENT:
+                raise
+            response = self._call("GetModelMetadata", self._predict_stub.GetModelMetadata,
+                                  request_for([METADATA_FIELD_SIGNATURES]), timeout)
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata[METADATA_FIELD_SIGNATURES].Unpack(signatures)
+        metadata = {}
+        if METADATA_FIELD_AFFECT in response.metadata:
+            struct = struct_pb2.Struct()
+            response.metadata[METADATA_FIELD_AFFECT].Unpack(struct)
+            metadata = json_format.MessageToDict(struct)
+        return {"version": response.model_spec.version.value, "signature_def": signatures,
+                "metadata": metadata}
+
+    def get_status(self, version: int | None = None, timeout: float | None = None) -> dict:
+        """``{version: state name}`` of the model's versions (e.g. ``{1: "AVAILABLE"}``)."""
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        request = get_model_status_pb2.GetModelStatusRequest()
+        self._spec(request.model_spec, version, None)
+        response = self._call("GetModelStatus", self._model_stub.GetModelStatus, request, timeout)
+        names = get_model_status_pb2.ModelVersionStatus.State.Name
+        return {s.version: names(s.state) for s in response.model_version_status}
+
+    def wait_until_available(self, version: int | None = None, timeout: float = 30.0) -> dict:
+        """Poll ``get_status`` until a (given) version is AVAILABLE; raises ServingError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                status = self.get_status(version)
+                if "AVAILABLE" in status.values():
+                    return status
+            except ServingError as exc:
+                if exc.code not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise ServingError(f"{self.model_name} version {version} not available at "
+                                   f"{self.target} after {timeout} s", grpc.StatusCode.DEADLINE_EXCEEDED)
+            time.sleep(0.2)
+
+
+_HTTP_TO_GRPC = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
+                 503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+class RestServingClient:
+    """The same calls over TF Serving's REST API (``http://host:8501``), columnar JSON format."""
+
+    def __init__(self, base_url: str, model_name: str = "affect", timeout: float = 10.0,
+                 retries: int = 3, backoff: float = 0.2):
+        self.base_url, self.model_name = base_url.rstrip("/"), model_name
+        self.timeout, self.retries, self.backoff = timeout, retries, backoff
+
+    def _url(self, version, suffix=""):
+        path = f"{self.base_url}/v1/models/{self.model_name}"
+        return path + (f"/versions/{int(version)}" if version is not None else "") + suffix
+
+    def _request(self, what, url, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(url, data=data, method="POST" if data else "GET",
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as reply:
+                    return json.loads(reply.read())
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")
+                try:
+                    detail = json.loads(detail).get("error", detail)
+                except (ValueError, AttributeError):
+                    pass
+                code = _HTTP_TO_GRPC.get(exc.code, grpc.StatusCode.UNKNOWN)
+                if code == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise ServingError(f"{what} {url} failed: HTTP {exc.code} ({code.name}): {detail}",
+                                   code) from None
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                if attempt < self.retries:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise ServingError(f"{what} {url} failed: server unreachable after "
+                                   f"{attempt + 1} attempts: {exc}", grpc.StatusCode.UNAVAILABLE) from None
+
+    def predict(self, inputs: dict, signature: str = export_lib.DEFAULT_SIGNATURE,
+                version: int | None = None) -> dict:
+        def encode(value):
+            value = np.asarray(value)
+            if value.dtype.kind in "SO":
+                return [{"b64": base64.b64encode(v).decode()} for v in value.ravel()]
+            return value.tolist()
+
+        body = {"signature_name": signature, "inputs": {k: encode(v) for k, v in inputs.items()}}
+        reply = self._request("predict", self._url(version, ":predict"), body)
+        outputs = reply["outputs"]
+        if not isinstance(outputs, dict):  # a single-output signature answers a bare list
+            outputs = {"output": outputs}
+        return {k: np.asarray(v, dtype=np.float32) for k, v in outputs.items()}
+
+    def get_metadata(self, version: int | None = None) -> dict:
+        reply = self._request("metadata", self._url(version, "/metadata"))
+        return {"version": int(reply["model_spec"]["version"]),
+                "signature_def": reply["metadata"][METADATA_FIELD_SIGNATURES],
+                "metadata": reply["metadata"].get(METADATA_FIELD_AFFECT, {})}
+
+    def get_status(self, version: int | None = None) -> dict:
+        reply = self._request("status", self._url(version))
+        return {int(s["version"]): s["state"] for s in reply["model_version_status"]}
