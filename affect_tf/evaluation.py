@@ -288,3 +288,88 @@ def plot_predictions(recordings: list[Recording], path: str, title: str = "", ma
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+# --- exported models on records (TensorFlow from here on) ---------------------------------------
+
+SERIALIZED = "serialized_examples"  # key of the raw records in the batches of record_batches
+
+
+def find_saved_model(path: str) -> str:
+    """The SavedModel folder at ``path``: itself, or its highest integer version sub-folder
+    (TF Serving's layout, as :func:`affect_tf.export.export_for_serving` writes it)."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = sorted((int(d) for d in os.listdir(path) if d.isdigit()
+                       and os.path.isfile(os.path.join(path, d, "saved_model.pb"))), reverse=True) \
+        if os.path.isdir(path) else []
+    if not versions:
+        raise FileNotFoundError(f"no SavedModel (saved_model.pb) in {path} or its version folders")
+    return os.path.join(path, str(versions[0]))
+
+
+def record_batches(files: list[str], batch_size: int = 8):
+    """Batches ``(features, labels, meta)`` of whole records in file order, padded to the longest
+    record of the batch, with the serialized records under ``features[SERIALIZED]``."""
+    import tensorflow as tf
+
+    from affect_tf.data import schema
+
+    if not files:
+        raise ValueError("no record files to evaluate")
+    compression = "GZIP" if files[0].endswith(".gz") else ""
+    rows = []
+
+    def pack(rows):
+        t = max(len(r[1]) for r in rows)
+
+        def pad(a):
+            return np.pad(a, [(0, t - len(a))] + [(0, 0)] * (a.ndim - 1))
+
+        return (
+            {SERIALIZED: [r[0] for r in rows], F.FRAME_MASK: np.stack([pad(r[1]) for r in rows])},
+            {F.TARGETS: np.stack([pad(r[2]) for r in rows]), F.LABEL_MASK: np.stack([pad(r[3]) for r in rows])},
+            {F.RECORDING_ID: np.array([r[4] for r in rows]), F.FRAME_INDEX: np.stack([pad(r[5]) for r in rows])},
+        )
+
+    for serialized in tf.data.TFRecordDataset(files, compression_type=compression):
+        feats, labels, meta = schema.parse_sequence_example(serialized, decode_face=False)
+        rows.append((serialized.numpy(), feats[F.FRAME_MASK].numpy(), labels[F.TARGETS].numpy(),
+                     labels[F.LABEL_MASK].numpy(), meta[F.RECORDING_ID].numpy(), meta[F.FRAME_INDEX].numpy()))
+        if len(rows) == batch_size:
+            yield pack(rows)
+            rows = []
+    if rows:
+        yield pack(rows)
+
+
+def saved_model_predictor(model_dir: str):
+    """``predict(features) -> (B, T, 2)`` calling an export's serialized-SequenceExample signature."""
+    import tensorflow as tf
+
+    from affect_tf import export
+
+    path = find_saved_model(model_dir)
+    loaded = tf.saved_model.load(path)
+    if export.SEQUENCE_EXAMPLE_SIGNATURE not in loaded.signatures:
+        raise ValueError(f"{path} has no {export.SEQUENCE_EXAMPLE_SIGNATURE!r} signature "
+                         f"(it has {sorted(loaded.signatures)})")
+    signature = loaded.signatures[export.SEQUENCE_EXAMPLE_SIGNATURE]
+
+    def predict(features):
+        out = signature(examples=tf.constant(features[SERIALIZED]))
+        pred = np.stack([out[export.OUTPUT_VALENCE].numpy(), out[export.OUTPUT_AROUSAL].numpy()], -1)
+        t = features[F.FRAME_MASK].shape[1]
+        return pred[:, :t]
+
+    predict.model = loaded  # keep the loaded model alive with the function
+    return predict
+
+
+def evaluate_saved_model(model_dir: str, files: list[str], config: EvaluationConfig,
+                         batch_size: int = 8) -> tuple[dict, list[Recording]]:
+    """Report (and the recordings, for plotting) of an exported model on record files."""
+    recordings = collect_predictions(saved_model_predictor(model_dir), record_batches(files, batch_size))
+    report = evaluate_recordings(recordings, config)
+    report["model"] = find_saved_model(model_dir)
+    return report, [postprocess(r, config) for r in recordings]

@@ -1,0 +1,87 @@
+"""AffectEvaluator: CCC/PCC/RMSE/ICC per frame and per utterance on held-out subjects, and the
+blessing against the currently blessed model (both evaluated here on the same records).
+
+TFMA cannot load a Keras 3 export as a Keras model and has no per-utterance view, so the scoring
+is :mod:`affect_tf.evaluation`; this component reads the artifacts and writes the standard
+``ModelEvaluation`` (``report.json``, ``predictions.png``) and ``ModelBlessing`` artifacts. The
+blessing carries the properties TFX's ``LatestBlessedModelStrategy`` and ``Pusher`` read
+(``blessed``, ``current_model_id``, ...), so the standard resolvers work with it.
+"""
+
+import json
+import os
+from typing import List
+
+from tfx import v1 as tfx
+from tfx.components.evaluator import constants
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from affect_tf import evaluation as affect_evaluation
+from affect_tf.config import config_from_dict
+from components.record_statistics import split_files
+
+Examples = tfx.types.standard_artifacts.Examples
+Model = tfx.types.standard_artifacts.Model
+ModelEvaluation = tfx.types.standard_artifacts.ModelEvaluation
+ModelBlessing = tfx.types.standard_artifacts.ModelBlessing
+
+REPORT_FILE = "report.json"
+PLOT_FILE = "predictions.png"
+
+
+def serving_dir(model) -> str:
+    return path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
+
+
+@tfx.dsl.components.component
+def AffectEvaluator(
+    examples: tfx.dsl.components.InputArtifact[List[Examples]],
+    model: tfx.dsl.components.InputArtifact[Model],
+    evaluation: tfx.dsl.components.OutputArtifact[ModelEvaluation],
+    blessing: tfx.dsl.components.OutputArtifact[ModelBlessing],
+    baseline_model: tfx.dsl.components.InputArtifact[Model] = None,
+    eval_split: tfx.dsl.components.Parameter[str] = "test",
+    evaluation_config: tfx.dsl.components.Parameter[str] = "{}",
+    batch_size: tfx.dsl.components.Parameter[int] = 8,
+):
+    """Score ``model`` (and ``baseline_model``) on ``eval_split`` of every examples artifact."""
+    raw = json.loads(evaluation_config) or {}
+    raw.setdefault("type", "EvaluationConfig")
+    config = config_from_dict(raw)
+    files = []
+    for artifact in examples:
+        if eval_split not in artifact_utils.decode_split_names(artifact.split_names):
+            continue
+        files += split_files(artifact.uri, eval_split)
+    if not files:
+        raise ValueError(f"no {eval_split!r} split in the examples {[a.uri for a in examples]}")
+
+    report, recordings = affect_evaluation.evaluate_saved_model(serving_dir(model), files, config, batch_size)
+    baseline_report = None
+    if baseline_model is not None:
+        baseline_report, _ = affect_evaluation.evaluate_saved_model(serving_dir(baseline_model), files, config, batch_size)
+    decision = affect_evaluation.bless(report, baseline_report, config)
+    report["eval_split"] = eval_split
+    report["baseline"] = baseline_report
+    report["blessing"] = {"blessed": decision.blessed, "reason": decision.reason,
+                          "candidate": decision.candidate, "baseline": decision.baseline}
+    affect_evaluation.write_json(report, os.path.join(evaluation.uri, REPORT_FILE))
+    affect_evaluation.plot_predictions(recordings, os.path.join(evaluation.uri, PLOT_FILE),
+                                title=f"{eval_split}: {decision.reason}")
+    evaluation.set_float_custom_property("score", decision.candidate)
+    for dim in ("valence", "arousal"):
+        for level in ("frame", "utterance"):
+            evaluation.set_float_custom_property(f"{level}_{dim}_ccc", report[level][dim]["ccc"])
+
+    flag = constants.BLESSED_VALUE if decision.blessed else constants.NOT_BLESSED_VALUE
+    with open(os.path.join(blessing.uri, constants.BLESSED_FILE_NAME if decision.blessed
+                           else constants.NOT_BLESSED_FILE_NAME), "w") as f:
+        f.write(decision.reason + "\n")
+    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY, flag)
+    blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
+    blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_BLESSING_MESSAGE_KEY, decision.reason)
+    if baseline_model is not None:
+        blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline_model.uri)
+        blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline_model.id)

@@ -1,0 +1,54 @@
+"""The Kubeflow V2 runner compiles the pipeline to a spec that names every component, the image
+and the runtime parameters."""
+import json
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.tfx
+
+IMAGE = "example.org/affect-tf-pipeline:test"
+
+
+def _compile(tmp_path, name):
+    from pipelines import kubeflow_v2_runner
+
+    out = tmp_path / name
+    kubeflow_v2_runner.compile_pipeline(
+        str(out), pipeline_root=str(tmp_path / "root"), drop_root="gs://bucket/drops/affwild2-v1",
+        serving_dir="gs://bucket/serving/affect", train_config={"type": "TrainConfig", "epochs": 1},
+        image=IMAGE,
+    )
+    return out
+
+
+def test_yaml_pipeline_spec_has_components_image_and_parameters(tmp_path):
+    spec = yaml.safe_load(_compile(tmp_path, "pipeline.yaml").read_text())
+    assert spec["pipelineInfo"]["name"] == "affect-tf"
+    tasks = spec["root"]["dag"]["tasks"]
+    expected = {"DropExampleGen_0", "RecordStatisticsGen_0", "RecordValidator_0", "Trainer",
+                "AffectEvaluator", "ServingPusher"}
+    assert expected <= set(tasks), sorted(tasks)
+    assert any("latest_blessed_model_resolver" in t for t in tasks)
+    executors = spec["deploymentSpec"]["executors"]
+    images = {e["container"]["image"] for e in executors.values() if "container" in e}
+    assert images == {IMAGE}
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert {"drop_root", "serving_dir"} <= set(params)
+    # the trainer runs our run_fn with the train config; the pusher gets the serving runtime parameter
+    text = json.dumps(spec)
+    assert "affect_tf.training.tfx_run_fn.run_fn" in text
+    for executor in ("example_gen.DropExampleGen", "record_statistics.RecordStatisticsGen",
+                     "record_statistics.RecordValidator", "evaluator.AffectEvaluator", "pusher.ServingPusher"):
+        assert f"components.{executor}_Executor" in text, executor
+    pusher_inputs = tasks["ServingPusher"]["inputs"]["parameters"]["base_directory"]
+    assert "serving_dir" in json.dumps(pusher_inputs)
+    gen_inputs = tasks["DropExampleGen_0"]["inputs"]["parameters"]["root"]
+    assert "drop_root" in json.dumps(gen_inputs)
+
+
+def test_json_output_is_a_vertex_pipeline_job(tmp_path):
+    job = json.loads(_compile(tmp_path, "pipeline.json").read_text())
+    assert job["displayName"] == "affect-tf", list(job)
+    assert "pipelineSpec" in job and "DropExampleGen_0" in job["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == str(tmp_path / "root")
