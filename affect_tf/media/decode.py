@@ -1,0 +1,135 @@
+"""Streaming decode with PyAV: video frames with timestamps, audio as mono float32 blocks.
+
+Nothing here holds more than one video frame or one audio block. Times are seconds from the
+first video frame; audio is shifted (dropped or zero-padded at the start) so that sample 0 is
+heard at video time 0.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import av
+import numpy as np
+
+
+class MediaError(ValueError):
+    """A media file cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def _open(path):
+    if not os.path.isfile(path):
+        raise MediaError(path, "no such file")
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as err:
+        raise MediaError(path, f"not a readable media file ({err})") from err
+
+
+def _frame_time(frame, index: int, rate: float) -> float | None:
+    return float(frame.time) if frame.time is not None else index / rate
+
+
+def iter_video_frames(path) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield ``(index, timestamp, rgb uint8 (H, W, 3))`` for every decoded video frame."""
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise MediaError(path, "no video stream")
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        start = None
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                t = _frame_time(frame, index, rate)
+                start = t if start is None else start
+                yield index, t - start, frame.to_ndarray(format="rgb24")
+                index += 1
+        except av.FFmpegError as err:
+            if index == 0:
+                raise MediaError(path, f"video cannot be decoded ({err})") from err
+            # A truncated tail: the frames decoded so far are kept, the rest is lost.
+        if index == 0:
+            raise MediaError(path, "no decodable video frames (truncated or corrupt)")
+    finally:
+        container.close()
+
+
+def video_info(path) -> dict:
+    """Frame rate (average), first video timestamp, audio stream or not, frame count (0 = unknown)."""
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise MediaError(path, "no video stream")
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        return {"fps": rate, "video_start": start, "has_audio": bool(container.streams.audio),
+                "frames": int(stream.frames or 0)}
+    finally:
+        container.close()
+
+
+def iter_audio_blocks(path, sample_rate: int, start_time: float = 0.0,
+                      block_samples: int = 1 << 16) -> Iterator[np.ndarray]:
+    """Yield mono float32 blocks resampled to ``sample_rate``, sample 0 at ``start_time`` (s) of
+    the file's clock. Yields nothing when the file has no audio stream."""
+    container = _open(path)
+    try:
+        if not container.streams.audio:
+            return
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        to_skip = None  # samples to drop (>0) or zeros to prepend (<0)
+        pending = []
+        size = 0
+
+        def chunks(decoded):
+            for frame in decoded:
+                for out in resampler.resample(frame):
+                    yield out
+
+        def flushed():
+            yield from resampler.resample(None)
+
+        try:
+            decoded = container.decode(stream)
+            for out in _chain(chunks(decoded), flushed()):
+                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                if to_skip is None:
+                    first = float(out.time) if out.time is not None else start_time
+                    to_skip = int(round((start_time - first) * sample_rate))
+                    if to_skip < 0:
+                        samples = np.concatenate([np.zeros(-to_skip, np.float32), samples])
+                        to_skip = 0
+                if to_skip > 0:
+                    drop = min(to_skip, len(samples))
+                    samples, to_skip = samples[drop:], to_skip - drop
+                pending.append(samples)
+                size += len(samples)
+                if size >= block_samples:
+                    yield np.concatenate(pending)
+                    pending, size = [], 0
+        except av.FFmpegError:
+            pass  # truncated audio: keep what was decoded
+        if size:
+            yield np.concatenate(pending)
+    finally:
+        container.close()
+
+
+def _chain(*iterables):
+    for it in iterables:
+        yield from it
+
+
+def read_audio(path, sample_rate: int, start_time: float = 0.0) -> np.ndarray:
+    """The whole audio track as one array (tests and short files only)."""
+    blocks = list(iter_audio_blocks(path, sample_rate, start_time))
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
