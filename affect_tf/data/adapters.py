@@ -1,0 +1,537 @@
+"""Dataset adapters: each dataset's native layout -> one list of :class:`Recording` entries.
+
+Labels are normalised to [-1, 1] with a mask for missing values; the original scale is kept in
+``label_scale``. Splits are by subject (:func:`subject_folds`), never by frame (DESIGN.md §4).
+Every adapter raises :class:`LayoutError` naming the file when a layout is unknown or
+inconsistent. No adapter decodes video; the Beam job does that per recording.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import pathlib
+import re
+
+import numpy as np
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".mpg", ".mpeg", ".webm")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+SPLITS = ("train", "validation", "test", "predict")
+
+
+class LayoutError(ValueError):
+    """A dataset file or folder is missing, unknown or inconsistent (the message names it)."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Recording:
+    """One manifest entry: what to decode and which labels go with its frames.
+
+    ``valence``/``arousal`` are float32 per-frame arrays on [-1, 1] with ``label_mask`` (1 =
+    known), or None with ``utterance_labels`` = (valence, arousal) on [-1, 1] for datasets
+    labelled per utterance (OMG), or all None for prediction-only recordings. ``frames`` (image
+    paths) and ``landmarks`` (T, 68, 2) pixel coordinates replace ``video`` for AFEW-VA.
+    ``start``/``end`` (seconds) cut an utterance out of a longer video.
+    """
+
+    id: str
+    video: str | None
+    audio: str | None
+    subject: str
+    split: str
+    fps: float | None
+    valence: np.ndarray | None = None
+    arousal: np.ndarray | None = None
+    label_mask: np.ndarray | None = None
+    utterance_labels: tuple[float, float] | None = None
+    label_scale: str = "-1..1"
+    frames: tuple[str, ...] | None = None
+    landmarks: np.ndarray | None = None
+    start: float | None = None
+    end: float | None = None
+
+    @property
+    def n_labels(self) -> int:
+        return 0 if self.valence is None else len(self.valence)
+
+    def replace(self, **changes) -> "Recording":
+        return dataclasses.replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------- splits
+
+
+def subject_folds(subjects, n_folds: int = 5, seed: int = 0) -> dict[str, int]:
+    """Subject -> fold in ``range(n_folds)``: a seeded, reproducible partition of the subjects.
+
+    The order depends only on the subject names and the seed (a hash, not Python's ``hash``),
+    so adding a subject never moves the others.
+    """
+    subjects = sorted(set(subjects))
+    if n_folds < 2 or n_folds > len(subjects):
+        raise ValueError(f"n_folds={n_folds} needs 2 <= n_folds <= number of subjects ({len(subjects)})")
+    key = lambda s: hashlib.sha256(f"{seed}:{s}".encode()).hexdigest()
+    return {s: i % n_folds for i, s in enumerate(sorted(subjects, key=key))}
+
+
+def assign_subject_splits(recordings, n_folds: int = 5, fold: int = 0, seed: int = 0,
+                          held_out: str = "validation"):
+    """Recordings with ``split`` = ``held_out`` for subjects in ``fold``, "train" for the rest."""
+    folds = subject_folds([r.subject for r in recordings], n_folds, seed)
+    if not 0 <= fold < n_folds:
+        raise ValueError(f"fold={fold} is outside 0..{n_folds - 1}")
+    return [r.replace(split=held_out if folds[r.subject] == fold else "train") for r in recordings]
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _split_from_name(name: str) -> str | None:
+    low = name.lower()
+    for token, split in (("train", "train"), ("valid", "validation"), ("val_", "validation"),
+                         ("test", "test")):
+        if token in low:
+            return split
+    return None
+
+
+def _index_files(root: pathlib.Path, extensions) -> dict[str, pathlib.Path]:
+    index = {}
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() in extensions and path.is_file():
+            index.setdefault(path.stem, path)
+    return index
+
+
+def _read_rows(path: pathlib.Path):
+    """Rows of a delimited text file (delimiter sniffed among , ; tab space)."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise LayoutError(f"{path}: cannot read ({err})") from err
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise LayoutError(f"{path}: empty file")
+    delimiter = next((d for d in (",", ";", "\t") if d in lines[0]), None)
+    if delimiter is None:
+        return [ln.split() for ln in lines]
+    return [[c.strip() for c in row] for row in csv.reader(lines, delimiter=delimiter)]
+
+
+def _floats(path, rows, columns):
+    try:
+        return np.array([[float(row[c]) for c in columns] for row in rows], np.float32)
+    except (ValueError, IndexError) as err:
+        raise LayoutError(f"{path}: expected numbers in columns {columns} ({err})") from err
+
+
+def _mask_and_clip(values, path, low=-1.0, high=1.0, missing=None):
+    """Labels -> (values with missing set to 0, mask). NaN and ``missing`` marks are unknown."""
+    values = np.asarray(values, np.float32)
+    mask = np.isfinite(values)
+    if missing is not None:
+        mask &= ~np.isclose(values, missing)
+    bad = mask & ((values < low - 1e-4) | (values > high + 1e-4))
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise LayoutError(f"{path}: label {values[bad][0]} at row {row + 1} is outside [{low}, {high}]")
+    return np.where(mask, values, 0.0).astype(np.float32), mask.astype(np.float32)
+
+
+def video_fps(path) -> float:
+    """Average frame rate read from the container (PyAV)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            return float(rate)
+    except (av.error.FFmpegError, IndexError, OSError) as err:
+        raise LayoutError(f"{path}: cannot read the frame rate ({err})") from err
+
+
+# ---------------------------------------------------------------------------- Aff-Wild2
+
+
+_AFFWILD_SIDE = re.compile(r"^(?P<video>.+?)_(?P<side>left|right)$")
+
+
+def load_affwild2(root) -> list[Recording]:
+    """Aff-Wild2 (ABAW VA set): per-video text files, header ``valence,arousal``, one line per
+    frame, -5 = unannotated, values on [-1, 1]. The split is the annotation folder's name
+    (``Train_Set``, ``Validation_Set``); ``NAME_left.txt``/``NAME_right.txt`` label two persons
+    of ``NAME.mp4``. Videos are found anywhere under ``root`` by name. A ``subjects.csv``
+    (``video,subject``) at the root, optional, names subjects shared by several videos;
+    otherwise each annotated person is its own subject.
+    """
+    root = pathlib.Path(root)
+    if not root.is_dir():
+        raise LayoutError(f"{root}: Aff-Wild2 root is not a folder")
+    videos = _index_files(root, VIDEO_EXTENSIONS)
+    subjects = {}
+    subjects_file = root / "subjects.csv"
+    if subjects_file.exists():
+        rows = _read_rows(subjects_file)
+        if rows[0][:2] != ["video", "subject"]:
+            raise LayoutError(f"{subjects_file}: header must be 'video,subject', got {rows[0]}")
+        subjects = {row[0]: row[1] for row in rows[1:]}
+    recordings = []
+    label_files = [p for p in sorted(root.rglob("*.txt")) if _split_from_name(p.parent.name)]
+    for path in label_files:
+        rows = _read_rows(path)
+        if [c.lower() for c in rows[0][:2]] != ["valence", "arousal"]:
+            continue  # not a VA file (e.g. a README or an expression-set file)
+        values = _floats(path, rows[1:], [0, 1])
+        valence, v_mask = _mask_and_clip(values[:, 0], path, missing=-5.0)
+        arousal, a_mask = _mask_and_clip(values[:, 1], path, missing=-5.0)
+        match = _AFFWILD_SIDE.match(path.stem)
+        video_name = match["video"] if match else path.stem
+        if video_name not in videos:
+            raise LayoutError(f"{path}: no video named {video_name}.* under {root}")
+        recordings.append(Recording(
+            id=path.stem, video=str(videos[video_name]), audio=None,
+            subject=subjects.get(path.stem, subjects.get(video_name, path.stem)),
+            split=_split_from_name(path.parent.name), fps=None,
+            valence=valence, arousal=arousal, label_mask=np.stack([v_mask, a_mask], -1),
+            label_scale="affwild2:-1..1",
+        ))
+    if not recordings:
+        raise LayoutError(f"{root}: no Aff-Wild2 'valence,arousal' files in Train_Set/Validation_Set folders")
+    return recordings
+
+
+# ---------------------------------------------------------------------------- AFEW-VA
+
+
+def load_afew_va(root) -> list[Recording]:
+    """AFEW-VA: one folder per clip holding ``<clip>.json`` (``{actor, video_id, frames:
+    {"00000": {valence, arousal, landmarks: 68 x [x, y]}}}``, labels on -10..10) and the frame
+    images. ``root`` is either one clip folder or a folder of clips. AFEW clips run at 25 fps.
+    """
+    root = pathlib.Path(root)
+    candidates = [root] if (root / f"{root.name}.json").exists() else sorted(p for p in root.iterdir() if p.is_dir())
+    recordings = []
+    for clip in candidates:
+        path = clip / f"{clip.name}.json"
+        if not path.exists():
+            raise LayoutError(f"{path}: missing (AFEW-VA clip folders hold <clip>.json)")
+        try:
+            data = json.loads(path.read_text())
+            keys = sorted(data["frames"], key=int)
+            frames = [data["frames"][k] for k in keys]
+            values = np.array([[f["valence"], f["arousal"]] for f in frames], np.float32)
+            landmarks = np.array([f["landmarks"] for f in frames], np.float32)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise LayoutError(f"{path}: not an AFEW-VA annotation ({type(err).__name__}: {err})") from err
+        if landmarks.shape[1:] != (68, 2):
+            raise LayoutError(f"{path}: landmarks have shape {landmarks.shape[1:]}, expected (68, 2)")
+        images = []
+        for key in keys:
+            found = [clip / f"{key}{ext}" for ext in IMAGE_EXTENSIONS if (clip / f"{key}{ext}").exists()]
+            if not found:
+                raise LayoutError(f"{path}: frame {key} has no image {clip / key}.png|.jpg")
+            images.append(str(found[0]))
+        valence, v_mask = _mask_and_clip(values[:, 0] / 10.0, path)
+        arousal, a_mask = _mask_and_clip(values[:, 1] / 10.0, path)
+        recordings.append(Recording(
+            id=str(data.get("video_id", clip.name)), video=None, audio=None,
+            subject=str(data.get("actor", clip.name)), split="train", fps=25.0,
+            valence=valence, arousal=arousal, label_mask=np.stack([v_mask, a_mask], -1),
+            label_scale="afew_va:-10..10", frames=tuple(images), landmarks=landmarks,
+        ))
+    if not recordings:
+        raise LayoutError(f"{root}: no AFEW-VA clip folders")
+    return recordings
+
+
+# ---------------------------------------------------------------------------- OMG-Emotion
+
+OMG_COLUMNS = ["link", "start", "end", "video", "utterance", "arousal", "valence", "EmotionMaxVote"]
+
+
+def load_omg(root) -> list[Recording]:
+    """OMG-Emotion: ``omg_*Videos*.csv`` lists (``link,start,end,video,utterance,arousal,
+    valence,EmotionMaxVote``; arousal 0..1, valence -1..1, one label per utterance). Media is
+    looked for as the cut utterance ``<root>/**/<video>/<utterance>``, else the whole
+    ``<video>.*`` cut by start/end. The split comes from the CSV name; the subject is the video.
+    ``root`` may be a folder or one CSV.
+    """
+    root = pathlib.Path(root)
+    files = [root] if root.is_file() else sorted(root.glob("omg_*.csv"))
+    if not files:
+        raise LayoutError(f"{root}: no omg_*.csv utterance lists")
+    media_root = root.parent if root.is_file() else root
+    videos = _index_files(media_root, VIDEO_EXTENSIONS)
+    recordings = []
+    for path in files:
+        rows = _read_rows(path)
+        if rows[0][: len(OMG_COLUMNS)] != OMG_COLUMNS:
+            raise LayoutError(f"{path}: header {rows[0]} is not the OMG layout {OMG_COLUMNS}")
+        split = _split_from_name(path.stem) or "train"
+        for line, row in enumerate(rows[1:], start=2):
+            try:
+                start, end, arousal, valence = (float(row[i]) for i in (1, 2, 5, 6))
+            except (ValueError, IndexError) as err:
+                raise LayoutError(f"{path}: line {line} is malformed ({err})") from err
+            if not (0 <= arousal <= 1 and -1 <= valence <= 1 and end > start):
+                raise LayoutError(f"{path}: line {line} has arousal {arousal}, valence {valence}, "
+                                  f"start {start}, end {end} outside the OMG ranges")
+            video, utterance = row[3], row[4]
+            cut = media_root / video / utterance
+            if cut.exists():
+                media, start_s, end_s = cut, None, None
+            else:
+                media, start_s, end_s = videos.get(video, media_root / f"{video}.mp4"), start, end
+            recordings.append(Recording(
+                id=f"{video}/{pathlib.Path(utterance).stem}", video=str(media), audio=None,
+                subject=video, split=split, fps=None,
+                utterance_labels=(valence, 2.0 * arousal - 1.0),
+                label_scale="omg:arousal 0..1,valence -1..1", start=start_s, end=end_s,
+            ))
+    return recordings
+
+
+def read_omg_annotator_file(path) -> list[dict]:
+    """Per-annotator OMG file ``arousal,valence,emotion`` -> rows as dicts (values as written)."""
+    path = pathlib.Path(path)
+    rows = _read_rows(path)
+    if [c.lower() for c in rows[0][:3]] != ["arousal", "valence", "emotion"]:
+        raise LayoutError(f"{path}: header {rows[0]} is not 'arousal,valence,emotion'")
+    values = _floats(path, rows[1:], [0, 1])
+    return [{"arousal": float(a), "valence": float(v), "emotion": row[2]}
+            for (a, v), row in zip(values, rows[1:])]
+
+
+# ---------------------------------------------------------------------------- time-stamped CSVs
+
+_TIME_NAMES = ("time", "timestamp", "frametime", "frame_time", "seconds", "t")
+
+
+def read_timed_labels(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A time-stamped annotation file -> (times in s, {column: values}).
+
+    Accepts a header naming a time column (``time``, ``timestamp``, ``frameTime`` ...) and value
+    columns, or ARFF (``@attribute``/``@data``, as RECOLA's gold standard), or no header with
+    the columns ``time, valence, arousal``.
+    """
+    path = pathlib.Path(path)
+    if path.suffix.lower() == ".arff":
+        lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("%")]
+        header = [ln.split()[1].strip("'\"") for ln in lines if ln.lower().startswith("@attribute")]
+        at = next((i for i, ln in enumerate(lines) if ln.lower().startswith("@data")), None)
+        if at is None or not header:
+            raise LayoutError(f"{path}: ARFF without @attribute/@data sections")
+        body = [[c.strip() for c in row] for row in csv.reader(lines[at + 1:])]
+    else:
+        rows = _read_rows(path)
+        if any(c.lower() in _TIME_NAMES for c in rows[0]):
+            header, body = rows[0], rows[1:]
+        else:
+            header, body = ["time", "valence", "arousal"], rows
+    lower = [h.lower() for h in header]
+    time_col = next((i for i, h in enumerate(lower) if h in _TIME_NAMES), None)
+    if time_col is None:
+        raise LayoutError(f"{path}: no time column among {header}")
+    numeric = {}
+    for i, name in enumerate(header):
+        try:
+            numeric[name.lower()] = np.array([float(r[i]) for r in body], np.float32)
+        except (ValueError, IndexError):
+            continue
+    times = numeric.pop(lower[time_col])
+    if len(times) < 2 or np.any(np.diff(times) <= 0):
+        raise LayoutError(f"{path}: time stamps must increase (at least 2 rows)")
+    return times, numeric
+
+
+def resample_to_frames(times, values, fps: float, n_frames: int | None = None):
+    """Linear interpolation of annotations at frame times ``i / fps``; frames outside the
+    annotated span are masked. Returns (values, mask) of length ``n_frames``."""
+    if n_frames is None:
+        n_frames = int(np.floor(float(times[-1]) * fps + 1e-4)) + 1
+    frame_times = np.arange(n_frames) / fps
+    inside = (frame_times >= times[0] - 1e-6) & (frame_times <= times[-1] + 1e-6)
+    out = np.interp(frame_times, times, values).astype(np.float32)
+    return np.where(inside, out, 0.0).astype(np.float32), inside.astype(np.float32)
+
+
+def _pick(numeric, path, names):
+    for name in names:
+        if name in numeric:
+            return numeric[name]
+    raise LayoutError(f"{path}: none of the columns {names} found (have {sorted(numeric)})")
+
+
+def _timed_dataset(root, name, scale, value_scale=1.0) -> list[Recording]:
+    """Shared layout of SEWA, SEMAINE and RECOLA exports: videos anywhere under ``root`` and,
+    per video, either one CSV ``<video>.csv`` with time + valence + arousal columns, or one
+    file per dimension under folders named ``valence``/``arousal`` (``<video>.csv|.arff``).
+    Annotation rates are resampled to the video's frame rate. The split is read from the file
+    or folder name (Train/Devel/Test); the subject from ``subjects.csv`` or the video name.
+    """
+    root = pathlib.Path(root)
+    if not root.is_dir():
+        raise LayoutError(f"{root}: {name} root is not a folder")
+    videos = _index_files(root, VIDEO_EXTENSIONS)
+    if not videos:
+        raise LayoutError(f"{root}: no videos ({', '.join(VIDEO_EXTENSIONS)}) for {name}")
+    subjects = {}
+    if (root / "subjects.csv").exists():
+        subjects = {r[0]: r[1] for r in _read_rows(root / "subjects.csv")[1:]}
+    annotations = [p for p in sorted(root.rglob("*")) if p.suffix.lower() in (".csv", ".arff")
+                   and p.name != "subjects.csv"]
+    recordings = []
+    for stem, video in sorted(videos.items()):
+        joint = [p for p in annotations if p.stem == stem and p.parent.name.lower() not in ("valence", "arousal")]
+        per_dim = {d: [p for p in annotations if p.stem == stem and p.parent.name.lower() == d]
+                   for d in ("valence", "arousal")}
+        if joint:
+            times, numeric = read_timed_labels(joint[0])
+            tv = ta = times
+            v = _pick(numeric, joint[0], ("valence", "v", "goldstandard_valence"))
+            a = _pick(numeric, joint[0], ("arousal", "a", "goldstandard_arousal"))
+            source = joint[0]
+        elif per_dim["valence"] and per_dim["arousal"]:
+            tv, nv = read_timed_labels(per_dim["valence"][0])
+            ta, na = read_timed_labels(per_dim["arousal"][0])
+            v = _pick(nv, per_dim["valence"][0], ("valence", "goldstandard", "value"))
+            a = _pick(na, per_dim["arousal"][0], ("arousal", "goldstandard", "value"))
+            source = per_dim["valence"][0]
+        else:
+            continue  # unlabelled video: not part of this dataset's labelled set
+        fps = video_fps(video)
+        n = int(np.floor(float(max(tv[-1], ta[-1])) * fps + 1e-4)) + 1
+        valence, v_in = resample_to_frames(tv, v / value_scale, fps, n)
+        arousal, a_in = resample_to_frames(ta, a / value_scale, fps, n)
+        valence, v_mask = _mask_and_clip(valence, source)
+        arousal, a_mask = _mask_and_clip(arousal, source)
+        split = _split_from_name(source.stem) or _split_from_name(str(source.parent)) or "train"
+        split = "validation" if "devel" in str(source).lower() else split
+        recordings.append(Recording(
+            id=stem, video=str(video), audio=None, subject=subjects.get(stem, stem), split=split,
+            fps=fps, valence=valence, arousal=arousal,
+            label_mask=np.stack([v_mask * v_in, a_mask * a_in], -1), label_scale=scale,
+        ))
+    if not recordings:
+        raise LayoutError(f"{root}: no {name} annotation files matching a video name")
+    return recordings
+
+
+def load_sewa(root):
+    """SEWA: per-video time-stamped valence/arousal CSVs on [-1, 1] (AVEC 2017 export)."""
+    return _timed_dataset(root, "SEWA", "sewa:-1..1")
+
+
+def load_semaine(root):
+    """SEMAINE: per-video time-stamped valence/arousal traces on [-1, 1]."""
+    return _timed_dataset(root, "SEMAINE", "semaine:-1..1")
+
+
+def load_recola(root):
+    """RECOLA: 40 ms gold-standard valence/arousal (CSV or ARFF, per dimension) on [-1, 1]."""
+    return _timed_dataset(root, "RECOLA", "recola:-1..1")
+
+
+# ---------------------------------------------------------------------------- generic CSV
+
+CSV_REQUIRED = ("recording", "video", "subject")
+CSV_OPTIONAL = ("audio", "labels", "split")
+
+
+def load_csv_manifest(path) -> list[Recording]:
+    """A user's own data: a CSV with columns ``recording,video,subject`` and optional
+    ``audio,labels,split`` (paths relative to the manifest). ``labels`` names a per-frame file
+    with header ``valence,arousal`` (values on [-1, 1], empty or NaN = unknown) or a
+    time-stamped file (a ``time`` column, resampled to the video's fps). Rows without labels
+    give prediction-only records (split ``predict`` unless given)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise LayoutError(f"{path}: manifest CSV not found")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in CSV_REQUIRED if c not in header]
+        if missing:
+            raise LayoutError(f"{path}: missing column(s) {missing}; required {list(CSV_REQUIRED)}")
+        rows = list(reader)
+    base = path.parent
+    recordings, seen = [], set()
+    for line, row in enumerate(rows, start=2):
+        rid = row["recording"].strip()
+        if not rid or rid in seen:
+            raise LayoutError(f"{path}: line {line}: recording id {rid!r} is empty or repeated")
+        seen.add(rid)
+        video = base / row["video"].strip()
+        if not video.exists():
+            raise LayoutError(f"{path}: line {line}: video {video} not found")
+        audio = (base / row["audio"].strip()) if row.get("audio", "").strip() else None
+        if audio is not None and not audio.exists():
+            raise LayoutError(f"{path}: line {line}: audio {audio} not found")
+        labels = row.get("labels", "").strip()
+        fields = {}
+        if labels:
+            label_path = base / labels
+            if not label_path.exists():
+                raise LayoutError(f"{path}: line {line}: labels {label_path} not found")
+            fields = _read_frame_labels(label_path, video)
+        split = row.get("split", "").strip() or ("train" if labels else "predict")
+        if split not in SPLITS:
+            raise LayoutError(f"{path}: line {line}: split {split!r} is not one of {SPLITS}")
+        recordings.append(Recording(
+            id=rid, video=str(video), audio=str(audio) if audio else None,
+            subject=row["subject"].strip() or rid, split=split, fps=None,
+            label_scale="csv:-1..1", **fields,
+        ))
+    return recordings
+
+
+def _read_frame_labels(path, video) -> dict:
+    rows = _read_rows(path)
+    header = [c.lower() for c in rows[0]]
+    if any(h in _TIME_NAMES for h in header):
+        times, numeric = read_timed_labels(path)
+        fps = video_fps(video)
+        v, vi = resample_to_frames(times, _pick(numeric, path, ("valence",)), fps)
+        a, ai = resample_to_frames(times, _pick(numeric, path, ("arousal",)), fps)
+    elif header[:2] == ["valence", "arousal"]:
+        body = [[c if c != "" else "nan" for c in r] + ["nan"] * (2 - len(r)) for r in rows[1:]]
+        values = _floats(path, body, [0, 1])
+        v, a = values[:, 0], values[:, 1]
+        vi = ai = np.ones(len(v), np.float32)
+    else:
+        raise LayoutError(f"{path}: labels need a header 'valence,arousal' or a time column, got {rows[0]}")
+    v, vm = _mask_and_clip(v, path)
+    a, am = _mask_and_clip(a, path)
+    return dict(valence=v, arousal=a, label_mask=np.stack([vm * vi, am * ai], -1))
+
+
+# ---------------------------------------------------------------------------- entry point
+
+ADAPTERS = {
+    "omg": load_omg,
+    "affwild2": load_affwild2,
+    "afew_va": load_afew_va,
+    "sewa": load_sewa,
+    "semaine": load_semaine,
+    "recola": load_recola,
+    "csv": load_csv_manifest,
+}
+
+
+def load_manifest(dataset: str, root, n_folds: int | None = None, fold: int = 0,
+                  seed: int = 0) -> list[Recording]:
+    """The manifest of one dataset drop, sorted by id. With ``n_folds``, splits are replaced by
+    a subject-independent k-fold assignment (``fold`` held out as validation)."""
+    if dataset not in ADAPTERS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(ADAPTERS)}")
+    recordings = sorted(ADAPTERS[dataset](root), key=lambda r: r.id)
+    ids = [r.id for r in recordings]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})[:3]
+        raise LayoutError(f"{root}: recording ids repeat in the {dataset} drop: {dup}")
+    if n_folds:
+        recordings = assign_subject_splits(recordings, n_folds, fold, seed)
+    return recordings

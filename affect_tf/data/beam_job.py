@@ -1,0 +1,350 @@
+"""The preprocessing Beam job: dataset drop -> per-split TFRecords + ``summary.json`` (DESIGN.md §4).
+
+manifest (adapters) -> ``Reshuffle`` -> ``PreprocessRecording`` (heavy models loaded once per
+worker in ``setup``; frames streamed and written chunk by chunk, so memory is bounded by one
+chunk) -> per-recording stats -> ``summary.json``.
+
+Output layout::
+
+    <output>/<split>/<recording>.tfrecord.gz   one file per recording: its SequenceExample chunks
+    <output>/_stats/<recording>.json           per-recording stats (written before the record)
+    <output>/summary.json                      totals, per-split counts and errors
+    <output>/_tmp/                             files being written (renamed when complete)
+
+A record file appears only once complete (temp file + rename), so a re-run skips recordings
+already written and never duplicates one; a recording that fails is reported in the summary
+and the others finish. The default runner is the DirectRunner with worker processes
+(``--direct_running_mode=multi_processing --direct_num_workers=2``); any other runner is chosen
+with the usual Beam pipeline options (see docs/data.md).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+
+import numpy as np
+
+from affect_tf import features as F
+from affect_tf.data import adapters, schema
+
+LOG = logging.getLogger("affect_tf.preprocess")
+DEFAULT_PROCESSOR = "affect_tf.data.beam_job:face_pipeline_processor"
+RECORD_SUFFIX = {"gzip": ".tfrecord.gz", "none": ".tfrecord"}
+
+
+def safe_name(recording_id: str) -> str:
+    """A file name for a recording id (``/`` and odd characters become ``__``/``_``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", recording_id.replace("/", "__"))
+
+
+def load_processor(spec: str, **kwargs):
+    """``module:factory`` -> the factory's result (an object with ``process(recording)``)."""
+    module, _, name = spec.partition(":")
+    if not name:
+        raise ValueError(f"processor must be 'module:factory', got {spec!r}")
+    return getattr(importlib.import_module(module), name)(**kwargs)
+
+
+class FacePipelineProcessor:
+    """The real per-recording preprocessing: :class:`affect_tf.media.FacePipeline` on a video
+    or on a list of frame images (with given landmarks, AFEW-VA), cut to ``start``/``end``."""
+
+    def __init__(self, crop_size: int = 96, **media_options):
+        from affect_tf.media import FacePipeline, MediaConfig
+
+        self.pipeline = FacePipeline(MediaConfig(crop_size=crop_size, **media_options))
+
+    def process(self, recording):
+        if recording.frames is not None:
+            items = self.pipeline.process_images(list(recording.frames), fps=recording.fps,
+                                                 landmarks=recording.landmarks,
+                                                 audio_path=recording.audio)
+        else:
+            if not os.path.exists(recording.video):
+                raise FileNotFoundError(f"{recording.video}: video not found")
+            items = self.pipeline.process_video(recording.video, audio_path=recording.audio)
+        if recording.start is None:
+            yield from items
+            return
+        first = None
+        for item in items:
+            if item.timestamp < recording.start:
+                continue
+            if recording.end is not None and item.timestamp >= recording.end:
+                break
+            first = item.index if first is None else first
+            yield item  # frame index stays the source video's; labels are per utterance
+
+
+def face_pipeline_processor(**kwargs):
+    return FacePipelineProcessor(**kwargs)
+
+
+def _frame_labels(recording, index: int):
+    """(valence, arousal, mask(2,)) of one frame: per-frame, per-utterance or unknown."""
+    if recording.utterance_labels is not None:
+        v, a = recording.utterance_labels
+        return v, a, (1.0, 1.0)
+    if recording.valence is not None and index < len(recording.valence):
+        return (recording.valence[index], recording.arousal[index], tuple(recording.label_mask[index]))
+    return 0.0, 0.0, (0.0, 0.0)
+
+
+class _ChunkWriter:
+    """Collects frames and serializes a SequenceExample every ``chunk_frames`` frames, keeping
+    ``overlap`` frames as context for the next chunk."""
+
+    def __init__(self, recording, writer, fps, chunk_frames, overlap, face_format):
+        if not 0 <= overlap < chunk_frames:
+            raise ValueError(f"chunk overlap {overlap} must be in [0, chunk_frames={chunk_frames})")
+        self.recording, self.writer, self.fps = recording, writer, fps
+        self.chunk_frames, self.overlap, self.face_format = chunk_frames, overlap, face_format
+        self.rows, self.chunk_start, self.carried, self.chunks = [], 0, 0, 0
+
+    def add(self, row):
+        self.rows.append(row)
+        if len(self.rows) >= self.chunk_frames:
+            self.flush()
+
+    def flush(self, final=False):
+        if not self.rows or (final and self.chunks and len(self.rows) <= self.carried):
+            return  # nothing new since the last chunk
+        cols = {k: np.stack([r[k] for r in self.rows]) for k in self.rows[0]}
+        r = self.recording
+        self.writer.write(schema.encode_recording(
+            recording_id=r.id, subject=r.subject, split=r.split, fps=self.fps,
+            face=cols["face"], landmarks=cols["landmarks"], face_mask=cols["face_mask"],
+            mel=cols["mel"], egemaps=cols["egemaps"], audio_mask=cols["audio_mask"],
+            valence=cols["valence"], arousal=cols["arousal"], label_mask=cols["label_mask"],
+            label_scale=r.label_scale, chunk_start=self.chunk_start, chunk_overlap=self.carried,
+            face_format=self.face_format))
+        self.chunks += 1
+        if not final:
+            keep = min(self.overlap, len(self.rows))
+            self.chunk_start += len(self.rows) - keep
+            self.rows, self.carried = self.rows[len(self.rows) - keep:], keep
+
+
+def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chunk_overlap=16,
+                         face_format="png", compression="gzip") -> dict:
+    """Process one recording into ``<output>/<split>/<id><suffix>``; returns its stats.
+
+    Skips (``resumed``) when the record already exists; on failure returns stats with
+    ``error`` and leaves no record behind.
+    """
+    import tensorflow as tf
+
+    name = safe_name(recording.id)
+    final = f"{output_dir}/{recording.split}/{name}{RECORD_SUFFIX[compression]}"
+    stats_path = f"{output_dir}/_stats/{name}.json"
+    if tf.io.gfile.exists(final) and tf.io.gfile.exists(stats_path):
+        with tf.io.gfile.GFile(stats_path) as handle:
+            return {**json.load(handle), "resumed": True}
+    stats = {"id": recording.id, "split": recording.split, "subject": recording.subject,
+             "frames": 0, "faces_found": 0, "frames_without_face": 0, "frames_without_audio": 0,
+             "frames_unlabelled": 0, "chunks": 0, "error": None, "resumed": False}
+    tmp = f"{output_dir}/_tmp/{name}.{os.getpid()}{RECORD_SUFFIX[compression]}"
+    for folder in (f"{output_dir}/_tmp", f"{output_dir}/_stats", f"{output_dir}/{recording.split}"):
+        tf.io.gfile.makedirs(folder)
+    started = time.time()
+    try:
+        options = tf.io.TFRecordOptions(compression_type="GZIP" if compression == "gzip" else "")
+        fps = recording.fps or adapters.video_fps(recording.video)
+        with tf.io.TFRecordWriter(tmp, options) as writer:
+            chunks = _ChunkWriter(recording, writer, fps, chunk_frames, chunk_overlap, face_format)
+            for item in processor.process(recording):
+                v, a, mask = _frame_labels(recording, item.index)
+                chunks.add({
+                    "face": np.asarray(item.face, np.uint8),
+                    "landmarks": np.asarray(item.landmarks_crop, np.float32),
+                    "face_mask": float(item.face_present), "mel": np.asarray(item.mel, np.float32),
+                    "egemaps": np.asarray(item.egemaps, np.float32),
+                    "audio_mask": float(item.audio_present), "valence": v, "arousal": a,
+                    "label_mask": np.asarray(mask, np.float32)})
+                stats["frames"] += 1
+                stats["faces_found"] += int(bool(item.face_present))
+                stats["frames_without_audio"] += int(not item.audio_present)
+                stats["frames_unlabelled"] += int(not np.any(mask))
+            if stats["frames"] == 0:
+                raise ValueError("no frames decoded")
+            chunks.flush(final=True)
+            stats["chunks"] = chunks.chunks
+        stats["frames_without_face"] = stats["frames"] - stats["faces_found"]
+        stats["fps"] = fps
+        stats["seconds"] = round(time.time() - started, 3)
+        _write_text(stats_path, json.dumps({k: v for k, v in stats.items() if k != "resumed"}))
+        tf.io.gfile.rename(tmp, final, overwrite=True)
+    except Exception as err:  # one bad recording must not stop the job
+        stats["error"] = f"{type(err).__name__}: {err}"
+        if tf.io.gfile.exists(tmp):
+            tf.io.gfile.remove(tmp)
+    return stats
+
+
+def _write_text(path: str, text: str) -> None:
+    import tensorflow as tf
+
+    tmp = f"{path}.tmp{os.getpid()}"
+    with tf.io.gfile.GFile(tmp, "w") as handle:
+        handle.write(text)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def _beam():
+    import apache_beam as beam
+
+    return beam
+
+
+class PreprocessRecording(_beam().DoFn):
+    """Recording -> stats dict, writing its record file. The processor (face detector,
+    landmark model, openSMILE) is built once per worker in ``setup``."""
+
+    def __init__(self, output_dir, processor=DEFAULT_PROCESSOR, processor_options=None,
+                 chunk_frames=500, chunk_overlap=16, face_format="png", compression="gzip", total=0):
+        self.output_dir, self.processor_spec = output_dir, processor
+        self.processor_options = dict(processor_options or {})
+        self.chunk_frames, self.chunk_overlap = chunk_frames, chunk_overlap
+        self.face_format, self.compression, self.total = face_format, compression, total
+
+    def setup(self):
+        self.processor = load_processor(self.processor_spec, **self.processor_options)
+
+    def process(self, recording):
+        beam = _beam()
+        stats = preprocess_recording(recording, self.processor, self.output_dir, self.chunk_frames,
+                                     self.chunk_overlap, self.face_format, self.compression)
+        state = "resumed" if stats["resumed"] else ("FAILED " + stats["error"] if stats["error"] else "done")
+        print(f"[preprocess pid {os.getpid()}] {recording.id}: {state}, {stats['frames']} frames, "
+              f"{stats['faces_found']} faces (of {self.total} recordings)", file=sys.stderr, flush=True)
+        beam.metrics.Metrics.counter("preprocess", "recordings").inc()
+        beam.metrics.Metrics.counter("preprocess", "frames").inc(stats["frames"])
+        if stats["error"]:
+            beam.metrics.Metrics.counter("preprocess", "errors").inc()
+        yield stats
+
+
+def summarize(all_stats, output_dir, dataset="", root="") -> dict:
+    """Totals over the per-recording stats, written to ``<output>/summary.json``."""
+    all_stats = sorted(all_stats, key=lambda s: s["id"])
+    ok = [s for s in all_stats if not s["error"]]
+    keys = ("frames", "faces_found", "frames_without_face", "frames_without_audio", "frames_unlabelled")
+    splits = {}
+    for s in ok:
+        entry = splits.setdefault(s["split"], {"recordings": 0, "frames": 0})
+        entry["recordings"] += 1
+        entry["frames"] += s["frames"]
+    summary = {
+        "dataset": dataset, "root": str(root), "schema_version": schema.SCHEMA_VERSION,
+        "recordings": len(all_stats), "written": sum(not s["resumed"] for s in ok),
+        "resumed": sum(s["resumed"] for s in ok), "failed": len(all_stats) - len(ok),
+        **{k: int(sum(s[k] for s in ok)) for k in keys},
+        "masked_frames": int(sum(s["frames_without_face"] for s in ok)),
+        "splits": splits,
+        "errors": [{"id": s["id"], "error": s["error"]} for s in all_stats if s["error"]],
+    }
+    _write_text(f"{output_dir}/summary.json", json.dumps(summary, indent=2, sort_keys=True))
+    return summary
+
+
+def default_pipeline_args(pipeline_args=(), workers: int = 2) -> list[str]:
+    """Beam options with the DirectRunner multi-process defaults filled in where not given."""
+    args = list(pipeline_args)
+    given = " ".join(args)
+    if "--runner" not in given:
+        args.append("--runner=DirectRunner")
+    if "DirectRunner" in " ".join(a for a in args if a.startswith("--runner")):
+        if "--direct_running_mode" not in given:
+            args.append("--direct_running_mode=multi_processing")
+        if "--direct_num_workers" not in given:
+            args.append(f"--direct_num_workers={workers}")
+    return args
+
+
+def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers: int = 2,
+                   processor: str = DEFAULT_PROCESSOR, processor_options=None,
+                   crop_size: int = 96, chunk_frames: int = 500, chunk_overlap: int = 16,
+                   face_format: str = "png", compression: str = "gzip",
+                   n_folds: int | None = None, fold: int = 0, seed: int = 0,
+                   limit: int | None = None, recordings=None) -> dict:
+    """Run the job and return the summary (also in ``<output>/summary.json``).
+
+    ``recordings`` overrides the adapter's manifest (e.g. a subset); ``processor`` is
+    ``module:factory`` called with ``processor_options`` (plus ``crop_size`` for the default).
+    """
+    beam = _beam()
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    output_dir = str(output_dir).rstrip("/")
+    if recordings is None:
+        recordings = adapters.load_manifest(dataset, root, n_folds=n_folds, fold=fold, seed=seed)
+    recordings = list(recordings)[:limit] if limit else list(recordings)
+    if compression not in RECORD_SUFFIX:
+        raise ValueError(f"compression must be one of {sorted(RECORD_SUFFIX)}")
+    options = dict(processor_options or {})
+    if processor == DEFAULT_PROCESSOR:
+        options.setdefault("crop_size", crop_size)
+    import tensorflow as tf
+
+    tf.io.gfile.makedirs(output_dir)
+    print(f"preprocess: {len(recordings)} recordings of {dataset or 'manifest'} -> {output_dir}",
+          file=sys.stderr, flush=True)
+    started = time.time()
+    with beam.Pipeline(options=PipelineOptions(default_pipeline_args(pipeline_args, workers))) as p:
+        _ = (
+            p
+            | "Manifest" >> beam.Create(recordings, reshuffle=False)
+            | "Spread" >> beam.Reshuffle()
+            | "Preprocess" >> beam.ParDo(PreprocessRecording(
+                output_dir, processor, options, chunk_frames, chunk_overlap, face_format,
+                compression, total=len(recordings)))
+            | "Collect" >> beam.combiners.ToList()
+            | "Summary" >> beam.Map(summarize, output_dir, dataset, str(root))
+        )
+    with tf.io.gfile.GFile(f"{output_dir}/summary.json") as handle:
+        summary = json.load(handle)
+    if tf.io.gfile.exists(f"{output_dir}/_tmp") and not tf.io.gfile.listdir(f"{output_dir}/_tmp"):
+        tf.io.gfile.rmtree(f"{output_dir}/_tmp")
+    summary["seconds"] = round(time.time() - started, 2)
+    return summary
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Dataset drop -> sharded TFRecords per split + summary.json. "
+                          "Arguments after '--' go to Beam (e.g. -- --runner=FlinkRunner ...).")
+    parser.add_argument("--dataset", required=True, choices=sorted(adapters.ADAPTERS))
+    parser.add_argument("--root", required=True, help="dataset folder (or manifest CSV for csv)")
+    parser.add_argument("--output", required=True, help="output folder (local or gs://...)")
+    parser.add_argument("--workers", type=int, default=2, help="DirectRunner worker processes")
+    parser.add_argument("--crop-size", type=int, default=96, choices=F.CROP_SIZES)
+    parser.add_argument("--chunk-frames", type=int, default=500)
+    parser.add_argument("--chunk-overlap", type=int, default=16)
+    parser.add_argument("--face-format", default="png", choices=schema.FACE_FORMATS)
+    parser.add_argument("--compression", default="gzip", choices=sorted(RECORD_SUFFIX))
+    parser.add_argument("--folds", type=int, default=None, help="re-split into k subject folds")
+    parser.add_argument("--fold", type=int, default=0, help="fold held out as validation")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N recordings")
+    parser.add_argument("--processor", default=DEFAULT_PROCESSOR, help="module:factory")
+    parser.add_argument("beam_args", nargs=argparse.REMAINDER, help="Beam pipeline options after --")
+
+    def run(args) -> int:
+        beam_args = [a for a in args.beam_args if a != "--"]
+        summary = run_preprocess(
+            args.dataset, args.root, args.output, beam_args, workers=args.workers,
+            processor=args.processor, crop_size=args.crop_size, chunk_frames=args.chunk_frames,
+            chunk_overlap=args.chunk_overlap, face_format=args.face_format,
+            compression=args.compression, n_folds=args.folds, fold=args.fold, seed=args.seed,
+            limit=args.limit)
+        print(json.dumps({k: v for k, v in summary.items() if k != "errors"}, sort_keys=True))
+        for error in summary["errors"]:
+            print(f"FAILED {error['id']}: {error['error']}", file=sys.stderr)
+        return 1 if summary["failed"] else 0
+
+    parser.set_defaults(func=run)
