@@ -49,7 +49,7 @@ def _smile():
 
 def egemaps_step_samples(sample_rate: int) -> int:
     """openSMILE's frame step in samples (it rounds 10 ms to whole samples: 221 at 22.05 kHz)."""
-    return int(round(EGEMAPS_STEP_S * sample_rate))
+    return int(EGEMAPS_STEP_S * sample_rate + 0.5)  # half up, as openSMILE does (not banker's)
 
 
 def mel_window_db(power_columns: np.ndarray, left_pad: int, right_pad: int,

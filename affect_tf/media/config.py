@@ -29,6 +29,7 @@ class MediaConfig(Config):
     min_face_size: int = 40  # px in the source frame; smaller tracks count as lost
     track_min_iou: float = 0.4  # landmark box IoU between frames below this = tracking lost
     track_max_residual: float = 0.12  # Procrustes residual vs the mean shape above this = lost
+    track_min_correlation: float = 0.5  # tracked face vs face at last detection (32x32 grey)
     sample_rate: int = features.SAMPLE_RATE
     n_mels: int = features.N_MELS
     mel_frames: int = features.MEL_FRAMES  # STFT frames per window, centred on the frame

@@ -5,8 +5,11 @@ dlib's HOG (or CNN) detector and its 68-point shape predictor come from the
 face is tracked by fitting the landmarks inside the box of the previous frame's landmarks. A
 track is lost (and detection runs at once) when the new landmark box overlaps the previous one
 by less than ``track_min_iou``, when the landmarks fit the mean shape badly (similarity
-Procrustes residual, as a fraction of the face size, above ``track_max_residual``), or when the
-face gets smaller than ``min_face_size`` or leaves the frame.
+Procrustes residual, as a fraction of the face size, above ``track_max_residual``), when the
+face gets smaller than ``min_face_size`` or leaves the frame, or when a small aligned grey patch
+of the tracked face correlates with the one taken at the last detection by less than
+``track_min_correlation`` (dlib's predictor puts a face-shaped set of points even on a blank
+wall, so the shape alone cannot tell that the face is gone).
 """
 from __future__ import annotations
 
@@ -123,6 +126,12 @@ class FaceTracker:
             return False
         return shape_residual(lm) <= cfg.track_max_residual
 
+    def _looks_like_reference(self, image, lm) -> bool:
+        """Appearance check: the predictor returns a face-shaped set of points even on a wall,
+        so the tracked face must also correlate with the face seen at the last detection."""
+        patch = appearance_patch(image, lm)
+        return normalised_correlation(patch, self._reference) >= self.config.track_min_correlation
+
     # -- per frame -----------------------------------------------------------------------------
     def update(self, image: np.ndarray, given_landmarks: np.ndarray | None = None):
         """Landmarks (68, 2) of the target face in this frame, or None when there is none."""
@@ -134,7 +143,7 @@ class FaceTracker:
         due = self._since_detect is None or self._since_detect + 1 >= cfg.detect_every
         if self._track is not None and not due:
             lm = self.landmarks(image, self._detector_box(self._track))
-            if self._plausible(lm, image.shape, self._track):
+            if self._plausible(lm, image.shape, self._track) and self._looks_like_reference(image, lm):
                 self._track = (*lm.min(0), *lm.max(0))
                 self._since_detect += 1
                 return lm
@@ -149,16 +158,33 @@ class FaceTracker:
             self._track = None
             return None
         self._track = (*lm.min(0), *lm.max(0))
+        self._reference = appearance_patch(image, lm)
         return lm
 
 
-def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int):
+PATCH_SIZE = 32
+
+
+def appearance_patch(image, landmarks) -> np.ndarray:
+    """Small aligned grey patch of the face (for the tracking appearance check)."""
+    crop, _, _ = align(image, landmarks, 96, output_size=PATCH_SIZE)
+    return crop.astype(np.float32).mean(-1)
+
+
+def normalised_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
+
+
+def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int, output_size=None):
     """Warp ``image`` so the 5 alignment points land on the frontal template.
 
     Returns ``(crop uint8 (S, S, 3), landmarks in crop pixels (68, 2), 2x3 image->crop matrix)``.
     Bilinear sampling (PIL); when the face is shrunk by more than 2x, the source region is
     box-averaged first so the crop is not aliased (4K frames). Pixel centres are at integer
-    coordinates, as in dlib's landmarks.
+    coordinates, as in dlib's landmarks. ``output_size`` renders the same crop at another
+    resolution (the tracker's small appearance patch).
     """
     dst = tpl.frontal_template(crop_size)
     matrix = tpl.similarity_transform(tpl.five_points(landmarks), dst)
@@ -174,15 +200,20 @@ def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int):
     if x1 <= x0 or y1 <= y0:
         return np.zeros((crop_size, crop_size, 3), np.uint8), crop_lm, matrix
     region = Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    out_scale = 1.0 if output_size is None else output_size / crop_size
+    scale *= out_scale
     factor = int(1 / scale) if scale < 0.5 else 1
     factor = max(1, min(factor, region.width, region.height))
     if factor > 1:
         region = region.reduce(factor)  # box filter: pooled pixel i covers [i*f, (i+1)*f)
     # crop pixel (x, y) -> region pixel: inverse similarity, shift to the region, then pool.
     # PIL works with pixel-edge coordinates (centre of pixel i at i + 0.5).
-    lin = inv[:, :2] / factor
+    lin = inv[:, :2] / factor / out_scale
     off = (inv[:, 2] - [x0, y0] - (factor - 1) / 2) / factor + 0.5 - lin @ [0.5, 0.5]
+    # (for output_size, output pixel centres o map to crop coordinates o / out_scale; the
+    # half-pixel shift is then taken in output pixels)
     coeffs = (lin[0, 0], lin[0, 1], off[0], lin[1, 0], lin[1, 1], off[1])
-    crop = region.transform((crop_size, crop_size), Image.Transform.AFFINE, coeffs,
+    size = crop_size if output_size is None else output_size
+    crop = region.transform((size, size), Image.Transform.AFFINE, coeffs,
                             resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0))
     return np.asarray(crop), crop_lm, matrix

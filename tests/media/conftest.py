@@ -28,6 +28,7 @@ def write_video(path, frames, fps=25, audio=None, sample_rate=44100, pts=None, c
         vs.pix_fmt = "yuv420p"
         if pts is not None:
             vs.time_base = fractions.Fraction(1, 1000)
+            vs.codec_context.time_base = fractions.Fraction(1, 1000)
         if audio is not None:
             aus = out.add_stream("aac" if codec == "libx264" else "mp2", rate=sample_rate)
             aus.layout = "mono"
