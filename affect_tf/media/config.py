@@ -30,6 +30,10 @@ class MediaConfig(Config):
     track_min_iou: float = 0.4  # landmark box IoU between frames below this = tracking lost
     track_max_residual: float = 0.12  # Procrustes residual vs the mean shape above this = lost
     track_min_correlation: float = 0.5  # tracked face vs face at last detection (32x32 grey)
+    # Least-squares weights of (left eye, right eye, nose tip, mouth corners) in the 5-point
+    # similarity fit; 1s = the paper's plain Procrustes. The eyes weigh more by default so they
+    # land within ~1 px of the template (docs/media.md has the measurements).
+    alignment_weights: tuple = (5.0, 5.0, 1.0, 1.0, 1.0)
     sample_rate: int = features.SAMPLE_RATE
     n_mels: int = features.N_MELS
     mel_frames: int = features.MEL_FRAMES  # STFT frames per window, centred on the frame

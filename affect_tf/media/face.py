@@ -177,17 +177,19 @@ def normalised_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
 
 
-def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int, output_size=None):
+def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int, output_size=None,
+          weights=None):
     """Warp ``image`` so the 5 alignment points land on the frontal template.
 
     Returns ``(crop uint8 (S, S, 3), landmarks in crop pixels (68, 2), 2x3 image->crop matrix)``.
     Bilinear sampling (PIL); when the face is shrunk by more than 2x, the source region is
     box-averaged first so the crop is not aliased (4K frames). Pixel centres are at integer
     coordinates, as in dlib's landmarks. ``output_size`` renders the same crop at another
-    resolution (the tracker's small appearance patch).
+    resolution (the tracker's small appearance patch). ``weights`` weight the 5 points in the
+    least squares (:attr:`MediaConfig.alignment_weights`).
     """
     dst = tpl.frontal_template(crop_size)
-    matrix = tpl.similarity_transform(tpl.five_points(landmarks), dst)
+    matrix = tpl.similarity_transform(tpl.five_points(landmarks), dst, weights)
     inv = tpl.invert_similarity(matrix)
     scale = float(np.hypot(*matrix[:, 0]))
     # Only the source region that maps into the crop is converted and filtered.

@@ -68,7 +68,7 @@ class FacePipeline:
                 has_audio = audio.has_audio
             lm = self.tracker.update(image, given)
             if lm is not None:
-                crop, crop_lm, _ = align(image, lm, size)
+                crop, crop_lm, _ = align(image, lm, size, weights=cfg.alignment_weights)
                 item_face = crop
                 lm_crop = (crop_lm / (size - 1) * 2 - 1).astype(np.float32)
                 lm_image = lm.astype(np.float32)

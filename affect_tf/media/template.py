@@ -34,20 +34,23 @@ def five_points(landmarks: np.ndarray) -> np.ndarray:
     ])
 
 
-def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+def similarity_transform(src: np.ndarray, dst: np.ndarray, weights=None) -> np.ndarray:
     """Least-squares similarity (rotation, isotropic scale, translation) mapping ``src`` to ``dst``.
 
     The 2-D Procrustes solution in complex form: with centred points as complex numbers,
-    ``a = sum(conj(s) d) / sum(|s|^2)`` is scale times rotation (no reflection possible).
+    ``a = sum(w conj(s) d) / sum(w |s|^2)`` is scale times rotation (no reflection possible);
+    ``weights`` (one per point, default equal) weight the squared errors.
     Returns a 2x3 matrix ``A`` with ``dst ~ A @ [x, y, 1]``.
     """
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64)
+    w = w / w.sum()
+    mu_s, mu_d = w @ src, w @ dst
     s = (src[:, 0] - mu_s[0]) + 1j * (src[:, 1] - mu_s[1])
     d = (dst[:, 0] - mu_d[0]) + 1j * (dst[:, 1] - mu_d[1])
-    norm = float((s.real ** 2 + s.imag ** 2).sum())
-    a = complex((np.conj(s) * d).sum() / norm) if norm > 0 else 1.0 + 0j
+    norm = float((w * (s.real ** 2 + s.imag ** 2)).sum())
+    a = complex((w * np.conj(s) * d).sum() / norm) if norm > 0 else 1.0 + 0j
     lin = np.array([[a.real, -a.imag], [a.imag, a.real]])
     out = np.empty((2, 3))
     out[:, :2] = lin

@@ -1,0 +1,124 @@
+"""The issue's checks on the real clips in ../shared/data (skipped without it)."""
+import json
+
+import av
+import numpy as np
+import pytest
+
+from affect_tf.media import FacePipeline, MediaConfig
+from affect_tf.media import template as tpl
+from affect_tf.media.face import FaceTracker
+
+GRID = ["bbaf2n.mpg", "lbax4n.mpg", "swiz3n.mpg"]
+HDTF = ["WDA_KatieHill_000.mp4", "WDA_AlexandriaOcasioCortez_000.mp4"]
+
+
+def eye_centre_errors(tracker, items, size=96):
+    """Run the landmark detector again on each aligned crop (box = where the template puts the
+    face) and measure its eye centres against the template's, in crop pixels."""
+    template = tpl.template_68(size)
+    box = tracker._detector_box((*template.min(0), *template.max(0)))
+    want = tpl.frontal_template(size)[:2]
+    errors = []
+    for item in items:
+        got = tpl.five_points(tracker.landmarks(np.ascontiguousarray(item.face), box))[:2]
+        errors.append(np.hypot(*(got - want).T).max())
+    return np.array(errors)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return FacePipeline(MediaConfig())
+
+
+@pytest.mark.parametrize("name", GRID[:1] + HDTF[:1])
+def test_face_found_and_eyes_on_template_sampled(shared_data, pipe, name):
+    items = [i for i in pipe.process_video(shared_data / "video" / name)]
+    present = np.mean([i.face_present for i in items])
+    assert present >= 0.98, present
+    errors = eye_centre_errors(pipe.tracker, [i for i in items[::5] if i.face_present])
+    assert np.median(errors) < 2.0 and np.mean(errors < 2.0) >= 0.9, errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", GRID + HDTF)
+def test_face_found_and_eyes_on_template_all_frames(shared_data, pipe, name):
+    items = list(pipe.process_video(shared_data / "video" / name))
+    assert np.mean([i.face_present for i in items]) >= 0.98
+    errors = eye_centre_errors(pipe.tracker, [i for i in items if i.face_present])
+    assert np.mean(errors < 2.0) >= 0.95, np.percentile(errors, [50, 90, 100])
+
+
+def test_hamilton_frames_without_a_face_are_masked(shared_data, pipe):
+    # Checked by eye (docs/media.md): frames 0-~60 show the singer full-length far away (face
+    # ~20 px), then in profile cut by the frame edge: masked; 90-200 frontal close-ups: found.
+    items = list(pipe.process_video(shared_data / "video" / "short_hamilton_clip.mp4"))
+    present = np.array([i.face_present for i in items])
+    assert not present[:40].any()
+    assert present[100:200].mean() > 0.9
+    for item in items:
+        if not item.face_present:
+            assert not item.face.any() and not item.landmarks_image.any()
+    # every face that is reported is a face: an independent, more sensitive detection on its
+    # frame (2x upsampling, threshold -0.5) has a box around it. (Frame 250 is a blurred,
+    # laughing audience member at the left edge that the default detector misses.)
+    import dlib
+
+    detector = dlib.get_frontal_face_detector()
+    frames = {i: f.to_ndarray(format="rgb24") for i, f in enumerate(
+        av.open(str(shared_data / "video" / "short_hamilton_clip.mp4")).decode(video=0))
+        if i % 25 == 0}
+    for index, frame in frames.items():
+        if present[index]:
+            boxes = [(r.left(), r.top(), r.right(), r.bottom())
+                     for r in detector.run(frame, 1, -0.5)[0]]
+            lm = items[index].landmarks_image
+            centre = lm.mean(0)
+            assert any(b[0] <= centre[0] <= b[2] and b[1] <= centre[1] <= b[3] for b in boxes), index
+
+
+def test_two_people_photo(shared_data, tmp_path):
+    path = shared_data / "images" / "two_people.jpg"
+    tracker = FaceTracker(MediaConfig(detect_upsample=1))
+    from affect_tf.media.pipeline import read_image
+
+    boxes = tracker.detect(read_image(path))
+    assert len(boxes) >= 2
+    largest = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    (item,) = FacePipeline(MediaConfig(target_face="largest", detect_upsample=1)).process_images(
+        [path], fps=1)
+    assert item.face_present
+    cx, cy = item.landmarks_image.mean(0)
+    assert largest[0] <= cx <= largest[2] and largest[1] <= cy <= largest[3]
+
+
+def test_afew_va_with_supplied_landmarks(shared_data):
+    clip = shared_data / "afew_va" / "001"
+    meta = json.loads((clip / "001.json").read_text())
+    keys = sorted(meta["frames"])[:10]
+    landmarks = np.array([meta["frames"][k]["landmarks"] for k in keys], np.float32)
+    pipe = FacePipeline(MediaConfig(crop_size=128))
+    items = list(pipe.process_images([clip / f"{k}.jpg" for k in keys], fps=25, landmarks=landmarks))
+    assert pipe.tracker.detections == 0 and all(i.face_present for i in items)
+    np.testing.assert_allclose(items[0].landmarks_image, landmarks[0])
+    assert items[0].face.shape == (128, 128, 3) and items[0].face.std() > 10
+
+
+def test_grid_mel_equals_librosa(shared_data, pipe):
+    import librosa
+
+    from affect_tf.media import decode
+
+    path = shared_data / "video" / "bbaf2n.mpg"
+    cfg = pipe.config
+    info = decode.video_info(path)
+    samples = decode.read_audio(path, cfg.sample_rate, start_time=info["video_start"])
+    full = librosa.feature.melspectrogram(y=samples, sr=cfg.sample_rate, n_fft=cfg.n_fft,
+                                          hop_length=cfg.hop_length, n_mels=128)
+    items = list(pipe.process_video(path))
+    for item in items[::10]:
+        c = int(round(item.timestamp * cfg.sample_rate / cfg.hop_length))
+        cols = [j for j in range(c - 64, c + 64) if 0 <= j < full.shape[1]]
+        want = np.full((128, 128), -80.0, np.float32)
+        want[:, [j - c + 64 for j in cols]] = librosa.power_to_db(full[:, cols], ref=np.max, top_db=80)
+        np.testing.assert_allclose(item.mel, want, atol=2e-3)
