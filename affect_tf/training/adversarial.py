@@ -1,0 +1,346 @@
+"""GradientTape trainers of the adversarial latent family (TF backend; keras.io GAN-example shape).
+
+* :class:`AEGTrainer`: AEG-CD-SZ / AEG-CD / Disc (``000`` eq. 1-10).
+* :class:`LatentAdversarialTrainer`: G, D and P together (ANCLaF ``003`` eq. 9, DiLaST ``001``
+  eq. 13 with lambda_D = lambda_G = 0.25, lambda_P = 0.5).
+* :class:`SequenceTrainer`: the sequence predictor on ZQ with the front ends frozen (``003`` §3.4).
+* :func:`run_curriculum`: 2 -> 4 -> 8 (-> 16 -> 32), each length warm-started from the previous
+  one and each attention model from the plain model of its length (``003`` §3.4).
+* :func:`cache_latents` / :func:`latent_dataset`: the two-stage option, ZQ latents as TFRecords.
+
+Each trainer is one ``keras.Model`` holding the model, one optimizer per network and one
+``keras.metrics.Mean`` per reported loss; ``test_step`` reports the corpus-level CCCs
+(``valence_ccc``, ``arousal_ccc``, ``mean_ccc``) that early stopping follows.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from affect_tf import degradations, features, losses, metrics
+from affect_tf.models import label_mask
+from affect_tf.models.adversarial.common import copy_matching_weights, fold, modality_image
+
+LATENT_PREFIX = "zq_"
+
+
+def _bce(logits, target: float):
+    """Mean binary cross-entropy of real/fake logits against a constant target (``000`` eq. 1)."""
+    labels = ops.full_like(logits, target)
+    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
+
+
+def _l1(a, b):
+    return ops.mean(ops.abs(ops.cast(a, "float32") - ops.cast(b, "float32")))
+
+
+def _folded_labels(x, y):
+    return fold(y[features.TARGETS]), fold(label_mask(x, y))
+
+
+def _optimizer(train_config, mixed_precision: bool):
+    lr = getattr(train_config, "learning_rate", 1e-4)
+    opt = keras.optimizers.Adam(learning_rate=lr, beta_1=0.5, beta_2=0.999)  # authors' code
+    return keras.optimizers.LossScaleOptimizer(opt) if mixed_precision else opt
+
+
+class _Trainer(keras.Model):
+    """Holds ``self.model``; sub-classes name their networks in ``networks()`` and losses in
+    ``loss_names``. ``call`` is the model's inference path."""
+
+    loss_names: tuple[str, ...] = ()
+
+    def __init__(self, model, train_config=None, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+        self.train_config = train_config
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self.affect_metrics = metrics.affect_metrics(("ccc", "pcc", "rmse"))
+        self.optimizers = {}
+
+    def networks(self) -> dict[str, list]:
+        raise NotImplementedError
+
+    def compile_for(self, train_config=None, **kwargs):
+        train_config = train_config or self.train_config
+        mixed = bool(getattr(train_config, "mixed_precision", False))
+        self.optimizers = {name: _optimizer(train_config, mixed) for name in self.networks()}
+        super().compile(**kwargs)
+
+    @property
+    def metrics(self):
+        return [*self.trackers.values(), *self.affect_metrics]
+
+    def call(self, inputs, training=False):
+        return self.model(inputs, training=training)
+
+    def _apply(self, tape, name, loss):
+        variables = [v for v in self.networks()[name] if v.trainable]
+        optimizer = self.optimizers[name]
+        scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+        grads = tape.gradient(scaled, variables)
+        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+
+    def _report(self, values: dict, targets=None, pred=None, mask=None):
+        if pred is not None:
+            for metric in self.affect_metrics:
+                metric.update_state(targets, pred, mask)
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return self._results()
+
+    def _results(self):
+        out = {m.name: m.result() for m in self.metrics}
+        if "valence_ccc" in out:
+            out["mean_ccc"] = (out["valence_ccc"] + out["arousal_ccc"]) / 2.0
+        return out
+
+    def test_step(self, data):
+        x, y = data[0], data[1]
+        pred = self.model(x, training=False)[features.TARGETS]
+        mask = label_mask(x, y)
+        for metric in self.affect_metrics:
+            metric.update_state(y[features.TARGETS], pred, mask)
+        if "afc" in self.trackers:
+            self.trackers["afc"].update_state(losses.afc_loss(y[features.TARGETS], pred, mask))
+        return self._results()
+
+
+def _variables(*layers_):
+    return [v for layer in layers_ if layer is not None for v in layer.trainable_variables]
+
+
+class AEGTrainer(_Trainer):
+    """``000``: D minimises ``-L_adv + lambda_afc L_afc(real)`` (eq. 9); G minimises its adversarial
+    term + ``lambda_afc L_afc(fake)`` + ``lambda_rec`` L1(clean, G(degraded)) (eq. 10). The
+    reconstruction compares G's output with the clean frame (denoising), not the authors' cycle.
+    Disc (no generator): D's V/A head alone with an l2 loss."""
+
+    loss_names = ("d_loss", "g_loss", "g_adv", "d_fake", "rec", "afc")
+
+    def __init__(self, model, train_config=None, seed: int = 0, **kwargs):
+        super().__init__(model, train_config, **kwargs)
+        self.seed = keras.random.SeedGenerator(seed)
+
+    def networks(self):
+        nets = {"discriminator": self.model.discriminator.trainable_variables}
+        if self.model.generator is not None:
+            nets["generator"] = self.model.generator.trainable_variables
+        return nets
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        cfg, model = self.model.config, self.model
+        image = modality_image(x, features.FACE)[0]
+        audio = model.audio(x)
+        targets, mask = _folded_labels(x, y)
+        if model.generator is None:
+            with tf.GradientTape() as tape:
+                va = model.discriminator(image, audio, training=True)["va"]
+                d_loss = ops.sum(ops.square(va - targets) * mask) / ops.maximum(ops.sum(mask), 1.0)
+            self._apply(tape, "discriminator", d_loss)
+            return self._report({"d_loss": d_loss}, targets, va, mask)
+        noisy = degradations.random_degradation(image, seed=self.seed) if cfg.denoise else image
+        with tf.GradientTape(persistent=True) as tape:
+            fake = model.judge(noisy, audio, training=True)
+            z_real = None
+            if cfg.use_latent:
+                z_real = ops.stop_gradient(model.generator.encode(image))
+            real = model.discriminator(image, audio, z_real, training=True)
+            d_fake = _bce(fake["critic"], 0.0)
+            d_loss = _bce(real["critic"], 1.0) + d_fake + cfg.lambda_afc * losses.afc_loss(targets, real["va"], mask)
+            g_adv = _bce(fake["critic"], 1.0)
+            afc = losses.afc_loss(targets, fake["va"], mask)
+            rec = _l1(image, fake["x_hat"])
+            g_loss = g_adv + cfg.lambda_afc * afc + cfg.lambda_rec * rec
+        self._apply(tape, "discriminator", d_loss)
+        self._apply(tape, "generator", g_loss)
+        del tape
+        return self._report({"d_loss": d_loss, "g_loss": g_loss, "g_adv": g_adv, "d_fake": d_fake,
+                             "rec": rec, "afc": afc}, targets, fake["va"], mask)
+
+
+class LatentAdversarialTrainer(_Trainer):
+    """G, D and P trained together (``001`` eq. 13, ``003`` eq. 9), one optimizer each:
+
+    * D: ``lambda_D (BCE(D(x), real) + BCE(D(G(x~)), fake) + L_afc(D_va(x)))`` - real/fake and
+      the V/A estimate whose quadrant conditions z;
+    * G: ``lambda_G BCE(D(G(x~)), real) + lambda_rec L1(x, G(x~)) + lambda_P L_afc(P)`` - G learns
+      from D's judgement, from the clean frame and from P through z;
+    * P: ``lambda_P L_afc(P([z; Q]), theta)``.
+    ``x~`` is x degraded by :func:`affect_tf.degradations.random_degradation` when ``denoise``."""
+
+    loss_names = ("d_loss", "g_loss", "p_loss", "g_adv", "d_fake", "rec", "afc")
+
+    def __init__(self, model, train_config=None, seed: int = 0, **kwargs):
+        super().__init__(model, train_config, **kwargs)
+        self.seed = keras.random.SeedGenerator(seed)
+
+    def networks(self):
+        m = self.model
+        return {"generator": _variables(m.generator), "discriminator": _variables(m.discriminator),
+                "predictor": _variables(m.latent_encoder, m.va_head)}
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        cfg, model = self.model.config, self.model
+        image = modality_image(x, cfg.modality)[0]
+        targets, mask = _folded_labels(x, y)
+        noisy = degradations.random_degradation(image, seed=self.seed) if cfg.denoise else image
+        with tf.GradientTape(persistent=True) as tape:
+            parts = model.forward_parts(noisy, training=True)
+            real = model.discriminator(image, training=True)
+            d_fake = _bce(parts["critic"], 0.0)
+            d_loss = cfg.lambda_d * (_bce(real["critic"], 1.0) + d_fake
+                                     + losses.afc_loss(targets, real["va"], mask))
+            afc = losses.afc_loss(targets, parts["va"], mask)
+            g_adv = _bce(parts["critic"], 1.0)
+            rec = _l1(image, parts["x_hat"])
+            g_loss = cfg.lambda_g * g_adv + cfg.lambda_rec * rec + cfg.lambda_p * afc
+            p_loss = cfg.lambda_p * afc
+        for name, loss in (("discriminator", d_loss), ("generator", g_loss), ("predictor", p_loss)):
+            self._apply(tape, name, loss)
+        del tape
+        return self._report({"d_loss": d_loss, "g_loss": g_loss, "p_loss": p_loss, "g_adv": g_adv,
+                             "d_fake": d_fake, "rec": rec, "afc": afc}, targets, parts["va"], mask)
+
+
+def latent_inputs(x, modalities):
+    """``{modality: ZQ}`` when the batch carries cached latents (``zq_<modality>``), else None."""
+    keys = [LATENT_PREFIX + m for m in modalities]
+    if all(k in x for k in keys):
+        return {m: x[LATENT_PREFIX + m] for m in modalities}
+    return None
+
+
+class SequenceTrainer(_Trainer):
+    """Second stage: the front ends (G, D) stay frozen; fusion, enc_P, LSTM and FC minimise
+    L_afc (``003`` eq. 10). Batches carry raw features or cached ``zq_<modality>`` latents."""
+
+    loss_names = ("afc",)
+
+    def __init__(self, model, train_config=None, **kwargs):
+        super().__init__(model, train_config, **kwargs)
+        for generator, discriminator in model.frontends.values():
+            generator.trainable = False
+            discriminator.trainable = False
+
+    def networks(self):
+        m = self.model
+        return {"predictor": _variables(m.gmu, m.latent_encoder, m.lstm, m.va_head)}
+
+    def _predict(self, x, training):
+        latents = latent_inputs(x, self.model.config.modalities)
+        if latents is None:
+            return self.model(x, training=training)
+        return self.model.predict_latents(latents, training=training)
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        mask = label_mask(x, y)
+        with tf.GradientTape() as tape:
+            pred = self._predict(x, training=True)[features.TARGETS]
+            afc = losses.afc_loss(y[features.TARGETS], pred, mask)
+        self._apply(tape, "predictor", afc)
+        return self._report({"afc": afc}, y[features.TARGETS], pred, mask)
+
+    def test_step(self, data):
+        x, y = data[0], data[1]
+        pred = self._predict(x, training=False)[features.TARGETS]
+        mask = label_mask(x, y)
+        for metric in self.affect_metrics:
+            metric.update_state(y[features.TARGETS], pred, mask)
+        self.trackers["afc"].update_state(losses.afc_loss(y[features.TARGETS], pred, mask))
+        return self._results()
+
+
+def fit_trainer(trainer_cls, model, train_config, data, epochs=1, steps=None, verbose=0):
+    trainer = trainer_cls(model, train_config)
+    trainer.compile_for(train_config)
+    history = trainer.fit(data, epochs=epochs, steps_per_epoch=steps, verbose=verbose)
+    return trainer, history.history
+
+
+def run_curriculum(base_config, data_for_length, train_config, lengths=(2, 4, 8), frontend=None,
+                   epochs=1, steps=None, with_attention=True, verbose=0):
+    """Curriculum of ``003`` §3.4: plain sequence models ``S-n`` for n in ``lengths`` (each starting
+    from ``S-n/2``), and, with ``with_attention``, ``SA-n`` starting from ``S-n`` (the new context
+    rows of the LSTM kernel start at zero). ``data_for_length(n)`` gives batches of n frames;
+    ``frontend`` (a trained per-frame DiLaST/ANCLaF) seeds G/D/enc_P of the first model.
+    Returns ``{(n, attention): (model, history)}``."""
+    results = {}
+    previous = None
+    for n in lengths:
+        plain = base_config.replace(attention=False, n_states=n).build()
+        plain(plain.dummy_inputs(frames=n))
+        if previous is not None:
+            copy_matching_weights(previous, plain)
+        elif frontend is not None:
+            plain.load_frontend(frontend)
+        _, history = fit_trainer(SequenceTrainer, plain, train_config, data_for_length(n), epochs, steps, verbose)
+        results[(n, False)] = (plain, history)
+        previous = plain
+        if with_attention:
+            attentive = base_config.replace(attention=True, n_states=n).build()
+            attentive(attentive.dummy_inputs(frames=n))
+            copy_matching_weights(plain, attentive)
+            _, history = fit_trainer(SequenceTrainer, attentive, train_config, data_for_length(n),
+                                     epochs, steps, verbose)
+            results[(n, True)] = (attentive, history)
+    return results
+
+
+def cache_latents(model, dataset, path) -> int:
+    """Write the ZQ latents of every sequence in ``dataset`` (``(features, labels)`` batches) with
+    its labels as TFRecords at ``path`` (written to a temporary file, then renamed). Returns the
+    number of sequences written."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with tf.io.TFRecordWriter(str(tmp)) as writer:
+        for x, y in dataset:
+            latents = model.latents(x)
+            mask = label_mask(x, y)
+            for i in range(int(ops.shape(y[features.TARGETS])[0])):
+                feature = {
+                    LATENT_PREFIX + m: _bytes(tf.io.serialize_tensor(tf.cast(v[i], tf.float16)))
+                    for m, v in latents.items()
+                }
+                feature[features.TARGETS] = _bytes(tf.io.serialize_tensor(tf.cast(y[features.TARGETS][i], tf.float32)))
+                feature[features.LABEL_MASK] = _bytes(tf.io.serialize_tensor(tf.cast(mask[i], tf.float32)))
+                example = tf.train.Example(features=tf.train.Features(feature=feature))
+                writer.write(example.SerializeToString())
+                count += 1
+    os.replace(tmp, path)
+    return count
+
+
+def _bytes(tensor):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[tensor.numpy()]))
+
+
+def latent_dataset(pattern, modalities, batch_size=4, shuffle=False, seed=0):
+    """Read :func:`cache_latents` records back as ``({"zq_<m>": ...}, labels)`` batches."""
+    keys = [LATENT_PREFIX + m for m in modalities] + [features.TARGETS, features.LABEL_MASK]
+    spec = {k: tf.io.FixedLenFeature([], tf.string) for k in keys}
+
+    def parse(record):
+        parsed = tf.io.parse_single_example(record, spec)
+        x = {LATENT_PREFIX + m: tf.cast(tf.io.parse_tensor(parsed[LATENT_PREFIX + m], tf.float16), tf.float32)
+             for m in modalities}
+        y = {k: tf.io.parse_tensor(parsed[k], tf.float32) for k in (features.TARGETS, features.LABEL_MASK)}
+        return x, y
+
+    files = tf.io.gfile.glob(str(pattern))
+    if not files:
+        raise FileNotFoundError(f"no latent records match {pattern}")
+    data = tf.data.TFRecordDataset(files).map(parse)
+    if shuffle:
+        data = data.shuffle(256, seed=seed)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+

@@ -1,0 +1,67 @@
+"""``affect-tf train --preset NAME --records DIR --out DIR``: one call of ``train_and_evaluate``."""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+
+
+def _split_pattern(records: str, split: str) -> str | None:
+    """The file pattern of one split under ``records``: ``DIR/<split>/*`` or ``DIR/<split>*``."""
+    for pattern in (os.path.join(records, split, "*"), os.path.join(records, f"{split}*")):
+        if glob.glob(pattern):
+            return pattern
+    return None
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", help="model preset (`affect-tf presets --names-only`)")
+    parser.add_argument("--records", help="records directory holding train*/ and val* splits")
+    parser.add_argument("--train", help="training record file pattern (instead of --records)")
+    parser.add_argument("--val", help="validation record file pattern (instead of --records)")
+    parser.add_argument("--out", required=True, help="work directory (checkpoints, logs, model)")
+    parser.add_argument("--config", help="TrainConfig JSON file; flags below override it")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--steps-per-epoch", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--window", type=int, help="frames per training sequence")
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--patience", type=int, help="early-stopping patience (0 = off)")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "one_device",
+                                               "multi_worker_mirrored"))
+    parser.add_argument("--mixed-precision", action="store_true")
+    parser.add_argument("--warm-start", help=".weights.h5 or .keras to start from")
+    parser.add_argument("--seed", type=int)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from affect_tf.config import config_from_json
+    from affect_tf.training import TrainConfig, train_and_evaluate
+
+    cfg = TrainConfig()
+    if args.config:
+        with open(args.config) as f:
+            cfg = config_from_json(f.read())
+    flags = {
+        "preset": args.preset, "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
+        "batch_size": args.batch_size, "window": args.window,
+        "learning_rate": args.learning_rate, "early_stopping_patience": args.patience,
+        "strategy": args.strategy, "warm_start": args.warm_start, "seed": args.seed,
+        "mixed_precision": True if args.mixed_precision else None,
+    }
+    cfg = cfg.replace(**{k: v for k, v in flags.items() if v is not None})
+    train, val = args.train, args.val
+    if args.records:
+        if not os.path.isdir(args.records):
+            raise SystemExit(f"affect-tf train: --records {args.records}: not a directory")
+        train = train or _split_pattern(args.records, "train")
+        val = val or _split_pattern(args.records, "val")
+    if not train:
+        raise SystemExit("affect-tf train: no training records (give --records DIR with a "
+                         "train split, or --train PATTERN)")
+    result = train_and_evaluate(cfg, args.out, train_data=train, val_data=val, verbose=2)
+    print(json.dumps({"model": result.keras_path, "checkpoint": result.checkpoint_path,
+                      "metrics": result.metrics}, indent=2))
+    return 0

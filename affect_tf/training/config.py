@@ -1,0 +1,63 @@
+"""The training configuration (one frozen, JSON round-trippable object per run)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from affect_tf.config import Config, ModelConfig, register_config
+
+STRATEGIES = ("default", "mirrored", "one_device", "multi_worker_mirrored")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+
+
+@register_config
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(Config):
+    """Everything that varies between training runs.
+
+    Defaults follow ``004`` §6.1 (CNN-RNN family): Adam, batches of 4 sequences of 80 frames,
+    learning rate 1e-4 for end-to-end training.
+
+    ``model`` overrides the preset's model config (e.g. a shrunk copy for tests); ``trainer_options``
+    carries options for a preset's own trainer class (see :mod:`affect_tf.training.trainer`).
+    """
+
+    preset: str = "cnn_3rnn_2ndpool_lastpool_fc"
+    model: ModelConfig | None = None
+    epochs: int = 10
+    steps_per_epoch: int | None = None  # None: one pass over the training data
+    validation_steps: int | None = None
+    batch_size: int = 4
+    window: int = 80  # frames per training sequence (T)
+    learning_rate: float = 1e-4
+    optimizer: str = "adam"
+    clipnorm: float | None = None
+    early_stopping_patience: int = 5  # epochs without a better monitored value; 0 = off
+    monitor: str = "val_mean_ccc"  # maximised; "mean_ccc" when there is no validation data
+    mixed_precision: bool = False  # "mixed_float16" policy (loss scaling added by compile)
+    strategy: str = "default"  # one of STRATEGIES
+    seed: int = 0
+    warm_start: str | None = None  # .weights.h5 or .keras file to start from
+    shuffle: bool = True
+    tensorboard: bool = True
+    jit_compile: bool = False
+    trainer_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"TrainConfig.strategy {self.strategy!r}: expected one of {STRATEGIES}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"TrainConfig.optimizer {self.optimizer!r}: expected one of {OPTIMIZERS}")
+        for name in ("epochs", "batch_size", "window"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate}")
+
+    def model_config(self) -> ModelConfig:
+        """``model`` when given, else the registered preset's config."""
+        if self.model is not None:
+            return self.model
+        from affect_tf import presets
+
+        return presets.get_preset(self.preset).config

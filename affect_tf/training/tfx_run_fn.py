@@ -1,0 +1,68 @@
+"""``run_fn`` for TFX's standard ``Trainer`` (``tfx.components.Trainer(module_file=...)``).
+
+Kept free of TFX imports so it is testable without TFX: ``fn_args`` only needs the attributes
+read here. ``fn_args.custom_config["train_config"]`` holds a :class:`TrainConfig` (JSON text or a
+dict from ``TrainConfig.to_dict()``); ``train_steps``/``eval_steps`` override its step counts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+from affect_tf.config import config_from_dict
+from affect_tf.training.config import TrainConfig
+from affect_tf.training.trainer import train_and_evaluate
+
+
+def train_config_from_fn_args(fn_args) -> TrainConfig:
+    custom = dict(getattr(fn_args, "custom_config", None) or {})
+    raw = custom.get("train_config", {"type": "TrainConfig"})
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    cfg = config_from_dict(raw)
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"custom_config['train_config'] is a {type(cfg).__name__}, not TrainConfig")
+    changes = {}
+    if getattr(fn_args, "train_steps", None):
+        changes["steps_per_epoch"] = max(1, int(fn_args.train_steps) // cfg.epochs)
+    if getattr(fn_args, "eval_steps", None):
+        changes["validation_steps"] = int(fn_args.eval_steps)
+    return cfg.replace(**changes)
+
+
+def run_fn(fn_args):
+    """Train on ``fn_args.train_files``, evaluate on ``fn_args.eval_files``, export the model."""
+    cfg = train_config_from_fn_args(fn_args)
+    workdir = getattr(fn_args, "model_run_dir", None) or os.path.join(
+        fn_args.serving_model_dir, os.pardir, "run"
+    )
+    result = train_and_evaluate(
+        cfg, workdir, train_data=list(fn_args.train_files),
+        val_data=list(fn_args.eval_files) if getattr(fn_args, "eval_files", None) else None,
+    )
+    serving = result.model.inference_model() if hasattr(result.model, "inference_model") else result.model
+    metadata = {"train_config": cfg.to_dict(), "metrics": result.metrics}
+    try:
+        from affect_tf.export import export_for_serving
+    except ImportError:
+        export_for_serving = None
+    if export_for_serving is not None:
+        # TFX wants the SavedModel itself in serving_model_dir (the Pusher adds the version),
+        # so export as version 1 beside it and move that folder into place.
+        target = os.path.abspath(fn_args.serving_model_dir)
+        staging = tempfile.mkdtemp(prefix=".export-", dir=os.path.dirname(target))
+        try:
+            version_dir = export_for_serving(serving, staging, version=1, metadata=metadata)
+            if os.path.isdir(target) and not os.listdir(target):
+                os.rmdir(target)
+            os.rename(version_dir, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    else:
+        os.makedirs(fn_args.serving_model_dir, exist_ok=True)
+        serving.save(os.path.join(fn_args.serving_model_dir, "model.keras"))
+        with open(os.path.join(fn_args.serving_model_dir, "metadata.json"), "w") as f:
+            json.dump(metadata, f, indent=2, sort_keys=True)
+    return result

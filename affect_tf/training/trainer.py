@@ -1,0 +1,262 @@
+"""``train_and_evaluate(train_config, workdir)``: the one training entry point (flax style).
+
+The CLI (``affect-tf train``), the TFX ``run_fn`` and the tests all call it.
+
+Contract for models and trainers
+--------------------------------
+1. The model is built from ``train_config.model_config()`` (a preset's
+   :class:`~affect_tf.config.ModelConfig`) inside the distribution strategy's scope and called once
+   on zero inputs of ``model_config.input_shapes()`` so its weights exist.
+2. If the config *class* sets ``trainer_class = "module:Class"``, the trainer does::
+
+       trainer = Class(model, train_config)        # a keras.Model with its own train_step
+       trainer(dummy_inputs)                       # only if not built: call(x) -> model outputs
+       trainer.compile_for(train_config)          # if it has that method, else:
+       trainer.compile(optimizer=make_optimizer(train_config))
+       trainer.fit(train_data, validation_data=val_data, ...)
+
+   ``Class`` owns its optimizers, losses and metric trackers. Its ``test_step`` should report the
+   corpus-level streaming metrics of :mod:`affect_tf.metrics` (``valence_ccc``, ``arousal_ccc``)
+   and ``mean_ccc``, because early stopping and the best checkpoint follow
+   ``train_config.monitor`` (default ``val_mean_ccc``, maximised). ``train_config.trainer_options``
+   is free for the trainer's own options. Under mixed precision wrap every optimizer in
+   ``keras.optimizers.LossScaleOptimizer``; under ``MirroredStrategy`` divide hand-written losses
+   by the replica count.
+3. Otherwise the model itself is compiled (optimizer only) and fitted: its loss comes from its
+   ``compute_loss`` override (see :class:`affect_tf.models.AffectModel`: CCC loss
+   ``1 - (ccc_v + ccc_a) / 2`` on the labelled frames, ``keras.ops`` only).
+4. The data are ``(features, labels)`` batches as in :mod:`affect_tf.features`: a ``tf.data``
+   dataset, or a TFRecord file pattern read with ``affect_tf.data.reader.make_dataset``.
+   Features the model does not take are dropped before the model sees them.
+5. After training the model (``model.inference_model()`` when it has one) is saved as
+   ``workdir/model.keras``; the best weights by the monitored value are in
+   ``workdir/checkpoints/best.weights.h5`` and restored before the final evaluation.
+   ``workdir/backup`` lets an interrupted run resume where it stopped; TensorBoard logs go to
+   ``workdir/logs``; ``workdir/train_config.json`` records the run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import json
+import os
+import pathlib
+import warnings
+from typing import Any
+
+import keras
+
+from affect_tf import features, presets
+from affect_tf.training.config import TrainConfig
+
+MASK_KEYS = (features.FACE_MASK, features.AUDIO_MASK, features.FRAME_MASK)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    model: Any  # the trained model built from the model config
+    trainer: Any  # the keras.Model that was fitted (the model itself or its trainer_class)
+    metrics: dict  # final validation metrics (training metrics when there is no validation data)
+    history: dict
+    checkpoint_path: str | None
+    keras_path: str
+    workdir: str
+
+
+def make_strategy(name: str):
+    """The ``tf.distribute`` strategy called ``name`` (see ``TrainConfig.strategy``)."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}")
+
+
+def make_optimizer(train_config: TrainConfig):
+    """The optimizer named in the config with its learning rate (and clipnorm)."""
+    classes = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    kwargs = {"learning_rate": train_config.learning_rate}
+    if train_config.clipnorm:
+        kwargs["clipnorm"] = train_config.clipnorm
+    return classes[train_config.optimizer](**kwargs)
+
+
+def _import_object(target: str):
+    module, _, name = target.partition(":")
+    if not module or not name:
+        raise ValueError(f"trainer_class must be 'module:Class', got {target!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def _select_inputs(dataset, input_names):
+    """Keep only the features the model takes (plus the masks), so no unused tensor is fed."""
+    keep = set(input_names) | set(MASK_KEYS)
+
+    def select(feats, labels, *rest):
+        return ({k: v for k, v in feats.items() if k in keep}, labels)
+
+    return dataset.map(select)
+
+
+def make_data(data, train_config: TrainConfig, model_config, training: bool):
+    """A ``tf.data`` dataset of ``(features, labels)`` from a dataset or a record file pattern."""
+    if data is None:
+        return None
+    if isinstance(data, (str, os.PathLike, list, tuple)):
+        try:
+            from affect_tf.data import reader
+        except ImportError as error:  # the reader lives in the records part
+            raise RuntimeError(
+                f"reading records {data!r} needs affect_tf.data.reader ({error})"
+            ) from error
+        patterns = [str(p) for p in data] if isinstance(data, (list, tuple)) else str(data)
+        shapes = model_config.input_shapes()
+        modalities = tuple(k for k in shapes if k in reader.MODALITIES)
+        face = shapes.get(features.FACE)
+        data = reader.make_dataset(
+            patterns,
+            window=train_config.window,
+            batch_size=train_config.batch_size,
+            modalities=modalities,
+            shuffle=train_config.shuffle and training,
+            seed=train_config.seed,
+            crop_size=face[1] if face else None,
+            # fixed steps per epoch need an endless stream; a full pass does not
+            repeat=training and train_config.steps_per_epoch is not None,
+        )
+    return _select_inputs(data, model_config.input_shapes())
+
+
+def _warm_start(model, path: str):
+    path = str(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"warm_start file not found: {path}")
+    if path.endswith(".keras"):
+        source = keras.saving.load_model(path)
+        model.set_weights(source.get_weights())
+    else:
+        model.load_weights(path)
+
+
+def _callbacks(train_config: TrainConfig, workdir: pathlib.Path, monitor: str, has_val: bool):
+    checkpoint = workdir / "checkpoints" / "best.weights.h5"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(workdir / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(checkpoint), monitor=monitor, mode="max", save_best_only=True,
+            save_weights_only=True,
+        ),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if train_config.early_stopping_patience > 0 and has_val:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, mode="max", patience=train_config.early_stopping_patience,
+            )
+        )
+    if train_config.tensorboard:
+        if importlib.util.find_spec("tensorboard") is None:
+            warnings.warn("tensorboard is not installed: no TensorBoard logs are written")
+        else:
+            callbacks.append(keras.callbacks.TensorBoard(str(workdir / "logs")))
+    return callbacks, checkpoint
+
+
+def train_and_evaluate(
+    train_config: TrainConfig, workdir, train_data=None, val_data=None, verbose: int = 0
+) -> TrainResult:
+    """Train the configured model on ``train_data``, pick the best epoch on ``val_data``.
+
+    See the module docstring for the contract with models and ``trainer_class``es.
+    """
+    if train_data is None:
+        raise ValueError("train_and_evaluate needs train_data (a tf.data dataset or records)")
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "train_config.json").write_text(train_config.to_json())
+
+    keras.utils.set_random_seed(train_config.seed)
+    model_config = train_config.model_config()
+    previous_policy = keras.mixed_precision.global_policy()
+    if train_config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        strategy = make_strategy(train_config.strategy)
+        with strategy.scope():
+            model = model_config.build()
+            dummy = presets.dummy_inputs(model_config, batch=1, frames=2)
+            model(dummy, training=False)
+            if train_config.warm_start:
+                _warm_start(model, train_config.warm_start)
+            trainer_target = type(model_config).trainer_class
+            if trainer_target:
+                trainer = _import_object(trainer_target)(model, train_config)
+                if not trainer.built:  # fit's BackupAndRestore needs built weights
+                    trainer(dummy, training=False)
+            else:
+                trainer = model
+            if hasattr(trainer, "compile_for"):
+                trainer.compile_for(train_config)
+            else:
+                trainer.compile(
+                    optimizer=make_optimizer(train_config), jit_compile=train_config.jit_compile
+                )
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+    train_ds = make_data(train_data, train_config, model_config, training=True)
+    val_ds = make_data(val_data, train_config, model_config, training=False)
+    monitor = train_config.monitor if val_ds is not None else train_config.monitor.removeprefix("val_")
+    callbacks, checkpoint = _callbacks(train_config, workdir, monitor, val_ds is not None)
+    history = trainer.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=train_config.epochs,
+        steps_per_epoch=train_config.steps_per_epoch,
+        validation_steps=train_config.validation_steps,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    if checkpoint.exists():
+        trainer.load_weights(str(checkpoint))
+    else:
+        checkpoint = None
+    if val_ds is not None:
+        final = trainer.evaluate(
+            val_ds, steps=train_config.validation_steps, return_dict=True, verbose=0
+        )
+        final = {f"val_{k}": float(v) for k, v in final.items()}
+    else:
+        final = {k: float(v[-1]) for k, v in history.history.items()}
+
+    serving = model.inference_model() if hasattr(model, "inference_model") else model
+    keras_path = workdir / "model.keras"
+    tmp = workdir / "model.tmp.keras"
+    serving.save(str(tmp))
+    os.replace(tmp, keras_path)  # atomic: a reader never sees a half-written model
+    (workdir / "metrics.json").write_text(json.dumps(final, indent=2, sort_keys=True))
+    return TrainResult(
+        model=model,
+        trainer=trainer,
+        metrics=final,
+        history={k: [float(x) for x in v] for k, v in history.history.items()},
+        checkpoint_path=str(checkpoint) if checkpoint else None,
+        keras_path=str(keras_path),
+        workdir=str(workdir),
+    )
