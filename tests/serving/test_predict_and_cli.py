@@ -34,10 +34,17 @@ def _read_csv(path):
 def test_predict_video_served_and_in_process_agree(shared_data, server, export_base, tmp_path):
     video = shared_data / "video" / "bbaf2n.mpg"
     served_dir, local_dir = tmp_path / "served", tmp_path / "local"
-    assert main(["predict", str(video), "--server", server.target, "--version", "1",
-                 "--out", str(served_dir), "--quiet", "--chunk-frames", "32"]) == 0
-    assert main(["predict", str(video), "--model", str(export_base / "1"),
-                 "--out", str(local_dir), "--quiet", "--chunk-frames", "32"]) == 0
+    # Fresh processes, as a user runs it (and openSMILE must load before TensorFlow, which
+    # this test process has already imported; see serving/predict.py).
+    for where, out in ((["--server", server.target, "--version", "1"], served_dir),
+                       (["--model", str(export_base / "1")], local_dir)):
+        run = subprocess.run(
+            [sys.executable, "-m", "affect_tf.cli", "predict", str(video), *where, "--out", str(out),
+             "--chunk-frames", "32"],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True,
+            timeout=300)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "75 frames (" in run.stdout and "frames/s" in run.stderr  # summary and progress
 
     rows = _read_csv(served_dir / "bbaf2n.csv")
     assert len(rows) == _decoded_frame_count(video) == 75
@@ -135,3 +142,20 @@ def test_serve_command_in_a_subprocess(export_base):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert f"on grpc 127.0.0.1:{port}" in out
+
+
+def test_k8s_manifests_match_the_export_and_client():
+    import yaml
+
+    deployment = yaml.safe_load(open(os.path.join(REPO, "serving", "k8s", "deployment.yaml")))
+    service = yaml.safe_load(open(os.path.join(REPO, "serving", "k8s", "service.yaml")))
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    args = dict(a.lstrip("-").split("=", 1) for a in container["args"])
+    mount = container["volumeMounts"][0]["mountPath"]
+    # The files `affect-tf export` writes beside the versions, inside the mounted base dir.
+    assert args["model_config_file"] == f"{mount}/models.config"
+    assert args["batching_parameters_file"] == f"{mount}/batching.config"
+    assert (args["port"], args["rest_api_port"]) == ("8500", "8501")
+    assert container["image"].startswith("tensorflow/serving:")
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert {p["port"] for p in service["spec"]["ports"]} == {8500, 8501}
