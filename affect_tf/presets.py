@@ -11,7 +11,11 @@ import importlib
 from affect_tf.config import ModelConfig
 
 # Modules whose import registers presets. A family lands here when it exists.
-PRESET_MODULES: tuple[str, ...] = ()
+PRESET_MODULES: tuple[str, ...] = (
+    "affect_tf.models.adversarial.adversarial_presets",
+    "affect_tf.models.cnn_rnn.cnn_rnn_presets",
+    "affect_tf.models.implicit_fusion.implicit_fusion_presets",
+)
 
 _PRESETS: dict[str, "Preset"] = {}
 

@@ -1,0 +1,5 @@
+"""Reusable Keras 3 layers (``keras.ops`` only)."""
+from affect_tf.layers.gmu import GatedMultimodalUnit
+from affect_tf.layers.state_attention import StateAttentionLSTM
+
+__all__ = ["GatedMultimodalUnit", "StateAttentionLSTM"]
