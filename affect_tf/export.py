@@ -85,20 +85,28 @@ def _outputs(model, features: dict) -> dict:
     return named
 
 
-def make_serving_signatures(model, crop_size: int = 96, input_names=None,
-                            sequence_examples: bool | None = None) -> dict:
+def model_crop_size(model, default: int = 96) -> int:
+    """The face crop side from ``model.config.input_shapes()`` (``default`` without a face input)."""
+    config = getattr(model, "config", None)
+    shape = config.input_shapes().get(F.FACE) if config is not None and hasattr(config, "input_shapes") else None
+    return int(shape[-2]) if shape else default
+
+
+def make_serving_signatures(model, crop_size: int | None = None, input_names=None,
+                            sequence_examples: bool | None = None,
+                            use_inference_model: bool = True) -> dict:
     """``{signature name: tf.function}`` for ``model`` (its ``inference_model()`` when it has one).
 
+    ``crop_size`` defaults to the model config's face shape (96 without one).
     ``sequence_examples``: add the serialized-``SequenceExample`` signature (default: when
     :mod:`affect_tf.data.schema` can be imported).
     """
     import tensorflow as tf
 
-    if hasattr(model, "inference_model"):
-        names = input_names or model_input_names(model)
+    if use_inference_model and hasattr(model, "inference_model"):
         model = model.inference_model()
-    else:
-        names = input_names or model_input_names(model)
+    names = input_names or model_input_names(model)
+    crop_size = crop_size or model_crop_size(model)
     specs = serving_input_specs(names, crop_size)
 
     @tf.function(input_signature=[specs])
@@ -166,7 +174,7 @@ def next_version(base_dir) -> int:
 
 
 def export_for_serving(model, base_dir, version: int | None = None, metadata: dict | None = None,
-                       crop_size: int = 96, signatures: dict | None = None) -> pathlib.Path:
+                       crop_size: int | None = None, signatures: dict | None = None) -> pathlib.Path:
     """Write ``model`` as ``<base_dir>/<version>/`` (TF Serving layout); returns that path.
 
     The SavedModel is written to a hidden temporary folder beside it and renamed into place, so a
@@ -182,8 +190,10 @@ def export_for_serving(model, base_dir, version: int | None = None, metadata: di
     final = base / str(version)
     if final.exists():
         raise FileExistsError(f"{final} already exists; versions are immutable, pick another")
-    signatures = signatures or make_serving_signatures(model, crop_size)
     serving_model = model.inference_model() if hasattr(model, "inference_model") else model
+    crop_size = crop_size or model_crop_size(serving_model)
+    signatures = signatures or make_serving_signatures(serving_model, crop_size,
+                                                       use_inference_model=False)
 
     archive = keras.export.ExportArchive()
     archive.track(serving_model)
@@ -275,7 +285,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("base_dir", help="TF Serving model base path; writes BASE_DIR/<version>/")
     parser.add_argument("--name", default="affect", help="model name in models.config")
     parser.add_argument("--version", type=int, default=None, help="default: newest + 1")
-    parser.add_argument("--crop-size", type=int, default=96, choices=F.CROP_SIZES)
+    parser.add_argument("--crop-size", type=int, default=None, choices=F.CROP_SIZES,
+                        help="default: from the model config (96 without a face input)")
     parser.add_argument("--metadata", default=None, help="JSON file merged into the metadata")
     parser.add_argument("--serving-base-path", default=None,
                         help="base_path written in models.config (e.g. /models/affect in a container)")
