@@ -183,15 +183,15 @@ def bless(candidate: Mapping, baseline: Mapping | None, config: EvaluationConfig
     on the same data). With no baseline only the floor applies. For RMSE lower is better and the
     floor is a ceiling."""
     value = score(candidate, config.metric, config.level)
+    base = None if baseline is None else score(baseline, config.metric, config.level)
     sign = 1.0 if HIGHER_IS_BETTER[config.metric] else -1.0
     name = f"{config.level} {config.metric}"
     if not math.isfinite(value):
-        return Blessing(False, value, None, f"candidate {name} is not finite")
+        return Blessing(False, value, base, f"candidate {name} is not finite")
     if sign * (value - config.floor) < 0:
-        return Blessing(False, value, None, f"candidate {name} {value:.4f} misses the floor {config.floor:.4f}")
-    if baseline is None:
+        return Blessing(False, value, base, f"candidate {name} {value:.4f} misses the floor {config.floor:.4f}")
+    if base is None:
         return Blessing(True, value, None, f"candidate {name} {value:.4f} reaches the floor; no blessed model yet")
-    base = score(baseline, config.metric, config.level)
     gain = sign * (value - base)
     if gain < config.margin:
         return Blessing(False, value, base, f"candidate {name} {value:.4f} does not beat the blessed "

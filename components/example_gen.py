@@ -35,15 +35,19 @@ def drop_fingerprint(root: str) -> str:
     return digest.hexdigest()
 
 
-def layout_splits(job_output: str, uri: str) -> list[str]:
-    """Move ``<job_output>/<split>/`` to ``<uri>/Split-<split>/``; returns the split names."""
+def layout_splits(job_output: str, uri: str, required=()) -> list:
+    """Move ``<job_output>/<split>/`` to ``<uri>/Split-<split>/`` and add empty folders for
+    ``required`` splits the drop lacks (a drop of new training subjects has no validation
+    records, and TFX wants every examples artifact to have the splits a trainer reads)."""
     splits = sorted(d for d in os.listdir(job_output)
                     if os.path.isdir(os.path.join(job_output, d)) and not d.startswith((".", "_")))
     if not splits:
         raise RuntimeError(f"the preprocessing job wrote no split folders under {job_output}")
     for split in splits:
         shutil.move(os.path.join(job_output, split), os.path.join(uri, f"Split-{split}"))
-    return splits
+    for split in required:
+        os.makedirs(os.path.join(uri, f"Split-{split}"), exist_ok=True)
+    return sorted(set(splits) | set(required))
 
 
 @tfx.dsl.components.component
@@ -53,13 +57,14 @@ def DropExampleGen(
     root: tfx.dsl.components.Parameter[str],
     fingerprint: tfx.dsl.components.Parameter[str] = "",
     beam_args: tfx.dsl.components.Parameter[str] = "[]",
+    required_splits: tfx.dsl.components.Parameter[str] = "train,validation",
 ):
     """Preprocess the drop ``root`` of ``dataset`` into subject-independent split records."""
     from affect_tf.data.beam_job import run_preprocess
 
     job_output = os.path.join(examples.uri, "_job")
     run_preprocess(dataset, root, job_output, pipeline_args=tuple(json.loads(beam_args)))
-    splits = layout_splits(job_output, examples.uri)
+    splits = layout_splits(job_output, examples.uri, [s for s in required_splits.split(",") if s])
     summary = os.path.join(job_output, "summary.json")
     if os.path.exists(summary):
         shutil.move(summary, os.path.join(examples.uri, "summary.json"))

@@ -22,11 +22,12 @@ ExampleStatistics = tfx.types.standard_artifacts.ExampleStatistics
 ExampleAnomalies = tfx.types.standard_artifacts.ExampleAnomalies
 
 
-def split_files(examples_uri: str, split: str) -> list[str]:
-    files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*.tfrecord*")))
-    if not files:
-        raise FileNotFoundError(f"no records in {os.path.join(examples_uri, f'Split-{split}')}")
-    return files
+def split_files(examples_uri: str, split: str) -> list:
+    """Record files of one split (empty for a split the drop has no recordings in)."""
+    folder = os.path.join(examples_uri, f"Split-{split}")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"examples {examples_uri} have no split {split!r}")
+    return sorted(glob.glob(os.path.join(folder, "*.tfrecord*")))
 
 
 def _dataset(files):
@@ -44,7 +45,7 @@ def compute_record_statistics(files: list[str]) -> dict:
          "label_known": [0.0, 0.0], "label_min": [np.inf, np.inf], "label_max": [-np.inf, -np.inf],
          "label_sum": [0.0, 0.0], "label_sq": [0.0, 0.0], "landmark_min": np.inf, "landmark_max": -np.inf,
          "schema_versions": set(), "recordings": set(), "subjects": set()}
-    for serialized in _dataset(files):
+    for serialized in _dataset(files) if files else ():
         feats, labels, meta = schema.parse_sequence_example(serialized, decode_face=False)
         frame = feats[F.FRAME_MASK].numpy() > 0
         s["records"] += 1
@@ -100,7 +101,7 @@ def find_anomalies(stats: dict, min_face_rate: float = 0.5, max_masked_share: fl
 
     found = []
     if stats["records"] == 0:
-        return ["no records"]
+        return []  # an empty split (e.g. a drop of new training subjects only) is not an anomaly
     if stats["schema_versions"] != [schema.SCHEMA_VERSION]:
         found.append(f"schema versions {stats['schema_versions']} != [{schema.SCHEMA_VERSION}]")
     if stats["non_finite_values"]:

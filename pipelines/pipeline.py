@@ -84,6 +84,7 @@ def create_pipeline(
         example_gen = DropExampleGen(
             dataset=drop.dataset, root=drop.root, fingerprint=fingerprint,
             beam_args=json.dumps(list(preprocess_beam_args)),
+            required_splits=",".join(dict.fromkeys([train_split, eval_split, evaluator_split])),
         ).with_id(f"DropExampleGen_{i}")
         statistics = RecordStatisticsGen(examples=example_gen.outputs["examples"]).with_id(f"RecordStatisticsGen_{i}")
         validator = RecordValidator(

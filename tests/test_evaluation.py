@@ -101,6 +101,9 @@ def test_report_score_and_bless_rule():
     high_floor = config.replace(floor=good["score"]["value"] + 0.01)
     decision = ev.bless(good, None, high_floor)
     assert not decision.blessed and "floor" in decision.reason
+    # the blessed model's score is recorded even when the floor already rejects the candidate
+    rejected = ev.bless(worse, good, config.replace(floor=0.99))
+    assert not rejected.blessed and rejected.baseline == pytest.approx(good["score"]["value"])
     # RMSE: lower is better
     rmse_config = ev.EvaluationConfig(metric="rmse", margin=0.0, floor=10.0)
     assert ev.bless(ev.evaluate_recordings(recs, rmse_config), ev.evaluate_recordings(worse_recs, rmse_config),

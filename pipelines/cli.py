@@ -1,0 +1,185 @@
+"""``affect-tf run``: the main job. Runs the whole local TFX pipeline (embedded default: the
+synthetic drop, generated on demand under the work directory) and says where the pushed model
+and the evaluation report are, the model's CCC, and how to query it.
+
+Running it again with the same ``--work-dir`` is the retraining loop: unchanged steps come from
+the cache, training warm-starts from the blessed model, and a push happens only when the new
+model beats it on the held-out subjects (``--new-subjects N`` adds a drop of N new subjects).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from pipelines import configs
+
+# A preset that trains to a useful CCC on the synthetic drop in a few CPU minutes.
+MAIN_JOB_PRESET = os.environ.get("AFFECT_TF_MAIN_PRESET", "")
+MAIN_JOB_TRAINING = {"epochs": 4, "batch_size": 4, "window": 16, "learning_rate": 3e-3,
+                     "early_stopping_patience": 0, "tensorboard": False}
+
+
+def default_train_config(preset: str | None = None, **overrides):
+    """The main job's training configuration (the given preset, small windows, a few epochs)."""
+    from affect_tf.training.config import TrainConfig
+
+    preset = preset or MAIN_JOB_PRESET
+    fields = {**MAIN_JOB_TRAINING, **overrides}
+    if preset:
+        fields["preset"] = preset
+    return TrainConfig(**fields)
+
+
+class _ProgressFilter(logging.Filter):
+    """Let through TFX's per-component start/finish lines and anything at WARNING or above."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        return record.levelno >= logging.WARNING or message.startswith(("Component ", "Running pipeline"))
+
+
+def _show_progress():
+    """One line per component start/finish on stdout instead of TFX's full INFO log."""
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.INFO)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_ProgressFilter())
+    handler.setFormatter(logging.Formatter("      %(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("absl")
+    logger.handlers = [handler]
+    logger.propagate = False
+
+
+def latest_outcome(metadata_path: str, pipeline_name: str = configs.PIPELINE_NAME) -> dict:
+    """Read ML Metadata for the newest evaluation, blessing and push of the pipeline."""
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+
+    def newest(type_name):
+        found = store.get_artifacts_by_type(type_name)
+        return max(found, key=lambda a: a.id) if found else None
+
+    def prop(artifact, name):
+        value = artifact.custom_properties.get(name)
+        if value is None:
+            return None
+        return value.WhichOneof("value") and getattr(value, value.WhichOneof("value"))
+
+    out = {}
+    evaluation = newest("ModelEvaluation")
+    if evaluation is not None:
+        report = os.path.join(evaluation.uri, "report.json")
+        out["report"] = report
+        out["plot"] = os.path.join(evaluation.uri, "predictions.png")
+        with open(report) as f:
+            out["evaluation"] = json.load(f)
+    pushes = [a for a in store.get_artifacts_by_type("PushedModel") if prop(a, "pushed") == 1]
+    latest_push = newest("PushedModel")
+    out["pushed_now"] = bool(latest_push is not None and prop(latest_push, "pushed") == 1)
+    if pushes:
+        last = max(pushes, key=lambda a: a.id)
+        out["pushed_version"] = prop(last, "pushed_version")
+        out["pushed_path"] = prop(last, "pushed_destination")
+    return out
+
+
+def run(args) -> int:
+    from pipelines import drops as drop_tools
+    from pipelines.local_runner import run_local
+    from pipelines.pipeline import Drop
+
+    work_dir = os.path.abspath(args.work_dir)
+    paths = configs.work_paths(work_dir)
+    if args.drop:
+        drops = []
+        for spec in args.drop:
+            dataset, sep, root = spec.partition("=")
+            if not sep:
+                raise SystemExit(f"--drop expects DATASET=ROOT, got {spec!r}")
+            drops.append(Drop(dataset, os.path.abspath(root)))
+    else:
+        print(f"[1/3] synthetic drop (embedded default) -> {paths['drop']}", flush=True)
+        drop_tools.ensure_synthetic_drop(paths["drop"], n_subjects=args.subjects)
+        drops = [Drop(configs.DATASET, paths["drop"])]
+        if args.new_subjects:
+            extra = f"{paths['drop']}-plus{args.new_subjects}"
+            print(f"      new drop with {args.new_subjects} more subject(s) -> {extra}", flush=True)
+            drop_tools.new_subjects_drop(paths["drop"], extra, args.new_subjects, n_subjects=args.subjects)
+            drops.append(Drop(configs.DATASET, extra))
+    if args.train_config:
+        with open(args.train_config) as f:
+            train_config = f.read()
+    else:
+        overrides = {"epochs": args.epochs} if args.epochs else {}
+        train_config = default_train_config(args.preset, **overrides)
+    evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
+    print(f"[2/3] TFX pipeline (LocalDagRunner, ML Metadata in {paths['metadata']})", flush=True)
+    if not args.quiet:
+        _show_progress()
+    run_local(work_dir, drops, train_config, evaluation_config=evaluation, train_steps=args.steps,
+              warm_start=not args.no_warm_start, preprocess_beam_args=args.beam_arg or (),
+              enable_cache=not args.no_cache)
+    print("[3/3] done", flush=True)
+    print_summary(paths["metadata"])
+    return 0
+
+
+def print_summary(metadata_path: str) -> dict:
+    """Print the newest evaluation, blessing and served model recorded in ML Metadata."""
+    outcome = latest_outcome(metadata_path)
+    report = outcome.get("evaluation", {})
+    if report:
+        frame, utt = report["frame"], report["utterance"]
+        print(f"  held-out CCC per frame: valence {frame['valence']['ccc']:.3f}, arousal "
+              f"{frame['arousal']['ccc']:.3f}; per utterance: valence {utt['valence']['ccc']:.3f}, "
+              f"arousal {utt['arousal']['ccc']:.3f}")
+        print(f"  blessing: {'BLESSED' if report['blessing']['blessed'] else 'not blessed'} - "
+              f"{report['blessing']['reason']}")
+        print(f"  report: {outcome['report']}\n  plot:   {outcome['plot']}")
+    if outcome.get("pushed_path"):
+        state = "pushed by this run" if outcome["pushed_now"] else "unchanged (still serving)"
+        print(f"  serving model: version {outcome['pushed_version']} at {outcome['pushed_path']} ({state})")
+        base = os.path.dirname(outcome["pushed_path"])
+        print("  query it:\n"
+              f"    affect-tf serve {configs.SERVING_MODEL_NAME}={base} --port 8500 &\n"
+              f"    affect-tf predict VIDEO.mp4 --server 127.0.0.1:8500 --out predictions/\n"
+              f"  or without a server:\n    affect-tf predict VIDEO.mp4 --model {base} --out predictions/")
+    else:
+        print("  no model has been pushed yet (none was blessed)")
+    return outcome
+
+
+def register_run(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.splitlines()[0]
+    parser.add_argument("--work-dir", default="affect-tf-work",
+                        help="drops, TFX artifacts, ML Metadata (SQLite) and pushed models (default ./affect-tf-work)")
+    parser.add_argument("--drop", action="append", metavar="DATASET=ROOT",
+                        help="a dataset drop instead of the synthetic one (repeat for several)")
+    parser.add_argument("--subjects", type=int, default=6, help="synthetic subjects (default 6)")
+    parser.add_argument("--new-subjects", type=int, default=0,
+                        help="add a drop of N new synthetic subjects (the retraining walk-through)")
+    parser.add_argument("--preset", default=None, help="model preset (default: the main job's small preset)")
+    parser.add_argument("--train-config", default=None, help="TrainConfig JSON file (overrides --preset)")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None, help="training steps (TFX TrainArgs.num_steps)")
+    parser.add_argument("--margin", type=float, default=configs.EVALUATION["margin"],
+                        help="CCC the new model must gain over the blessed one")
+    parser.add_argument("--floor", type=float, default=configs.EVALUATION["floor"],
+                        help="least CCC to be blessed at all")
+    parser.add_argument("--no-warm-start", action="store_true")
+    parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--beam-arg", action="append", help="option for the preprocessing Beam job")
+    parser.add_argument("--quiet", action="store_true", help="no per-component progress lines")
+    parser.set_defaults(func=run)
+
+
+if __name__ == "__main__":
+    from affect_tf.cli import main
+
+    sys.exit(main(["run", *sys.argv[1:]]))
