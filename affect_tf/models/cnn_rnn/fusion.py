@@ -1,0 +1,104 @@
+"""Ensembles of ``004`` §5.4: model-level fusion (+RNN / +FC) and decision-level fusion (eq. 1)."""
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+from keras import ops
+
+from affect_tf import features
+from affect_tf.config import ModelConfig, register_config
+from affect_tf.models import AffectModel
+from affect_tf.models.cnn_rnn.cnn_multi_rnn import CnnRnn, CnnRnnConfig
+
+FUSIONS = ("rnn", "fc")
+
+
+@register_config
+@dataclasses.dataclass(frozen=True)
+class ModelLevelFusionConfig(ModelConfig):
+    """Members (CNN-1RNN / CNN-3RNN configs) whose RNN outputs are concatenated and fed to one
+    GRU(128) layer (``fusion="rnn"``) or an FC(128) (``fusion="fc"``), then the output layer."""
+
+    members: tuple[CnnRnnConfig, ...] = (
+        CnnRnnConfig(rnn="single"),
+        CnnRnnConfig(rnn="per_tap"),
+    )
+    fusion: str = "rnn"
+    units: int = 128
+
+    def __post_init__(self):
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion {self.fusion!r}: expected one of {FUSIONS}")
+        if not self.members:
+            raise ValueError("model-level fusion needs at least one member")
+        if len({m.crop_size for m in self.members}) != 1:
+            raise ValueError("all fusion members must take the same crop size")
+
+    def input_shapes(self):
+        shapes = {}
+        for member in self.members:
+            shapes.update(member.input_shapes())
+        return shapes
+
+
+@keras.saving.register_keras_serializable(package="affect_tf")
+class ModelLevelFusion(AffectModel):
+    """Model-level fusion + RNN / + FC (``004`` §5.4.1), trainable end to end.
+
+    Start from trained members with :meth:`load_member_weights` (or the trainer's warm start).
+    """
+
+    def __init__(self, config: ModelLevelFusionConfig = None, **kwargs):
+        config = config or ModelLevelFusionConfig()
+        super().__init__(config=config, **kwargs)
+        self.members = [CnnRnn(config=m, name=f"member{i + 1}") for i, m in enumerate(config.members)]
+        for member, m in zip(self.members, config.members):
+            # unused here, but built so a trained member's full weight list loads into it
+            width = m.rnn_units * (len(m.taps) if m.rnn == "per_tap" else 1) if m.rnn != "none" else m.fc_units
+            member.head.build((None, None, width))
+        if config.fusion == "rnn":
+            self.fusion = keras.layers.GRU(config.units, return_sequences=True, name="fusion_gru")
+        else:
+            self.fusion = keras.layers.Dense(config.units, activation="relu", name="fusion_fc")
+        self.head = keras.layers.Dense(2, dtype="float32", name="valence_arousal")
+
+    def call(self, inputs, training=False):
+        joined = ops.concatenate(
+            [m.sequence_features(inputs, training=training) for m in self.members], axis=-1
+        )
+        return {features.TARGETS: self.head(self.fusion(joined, training=training))}
+
+    def load_member_weights(self, index: int, path) -> None:
+        """Copy a trained member's weights from a ``.keras`` file or a ``.weights.h5`` file."""
+        member = self.members[index]
+        path = str(path)
+        if path.endswith(".keras"):
+            member.set_weights(keras.saving.load_model(path).get_weights())
+        else:
+            member.load_weights(path)
+
+
+ModelLevelFusionConfig.model_class = ModelLevelFusion
+
+
+def decision_level_fusion(predictions, validation_ccc):
+    """Eq. 1 of ``004`` §5.4.2: per dimension, the average of the members' estimates weighted by
+    each member's validation CCC for that dimension.
+
+    ``predictions``: (N, ..., 2) estimates of N members; ``validation_ccc``: (N, 2).
+    Members with a CCC <= 0 get no weight (their estimate is no better than a constant).
+    """
+    preds = np.asarray(predictions, dtype="float64")
+    weights = np.clip(np.asarray(validation_ccc, dtype="float64"), 0.0, None)
+    if preds.shape[0] != weights.shape[0] or weights.shape[-1] != preds.shape[-1]:
+        raise ValueError(f"predictions {preds.shape} and validation_ccc {weights.shape} disagree")
+    total = weights.sum(axis=0)
+    if np.any(total <= 0):
+        raise ValueError("every dimension needs at least one member with a positive validation CCC")
+    w = (weights / total).reshape(weights.shape[0], *([1] * (preds.ndim - 2)), weights.shape[1])
+    return (preds * w).sum(axis=0).astype("float32")
+
+
+
