@@ -74,6 +74,8 @@ class FaceTracker:
     def reset(self):
         self._track = None  # landmark box (x0, y0, x1, y1) of the followed face
         self._since_detect = None
+        self._reference = None
+        self.last_alignment = None
         self.detections = 0  # detector runs (for benchmarks)
 
     # -- detection -----------------------------------------------------------------------------
@@ -126,10 +128,21 @@ class FaceTracker:
             return False
         return shape_residual(lm) <= cfg.track_max_residual
 
+    def aligned(self, image, lm):
+        """``align`` with this config; the result for the last landmarks is kept so the
+        pipeline does not warp the same face twice."""
+        cached = self.last_alignment
+        if cached is not None and cached[0] is lm:
+            return cached[1], cached[2]
+        crop, crop_lm, _ = align(image, lm, self.config.crop_size,
+                                 weights=self.config.alignment_weights)
+        self.last_alignment = (lm, crop, crop_lm)
+        return crop, crop_lm
+
     def _looks_like_reference(self, image, lm) -> bool:
         """Appearance check: the predictor returns a face-shaped set of points even on a wall,
         so the tracked face must also correlate with the face seen at the last detection."""
-        patch = appearance_patch(image, lm)
+        patch = appearance_patch(self.aligned(image, lm)[0])
         return normalised_correlation(patch, self._reference) >= self.config.track_min_correlation
 
     # -- per frame -----------------------------------------------------------------------------
@@ -158,17 +171,18 @@ class FaceTracker:
             self._track = None
             return None
         self._track = (*lm.min(0), *lm.max(0))
-        self._reference = appearance_patch(image, lm)
+        self._reference = appearance_patch(self.aligned(image, lm)[0])
         return lm
 
 
 PATCH_SIZE = 32
 
 
-def appearance_patch(image, landmarks) -> np.ndarray:
-    """Small aligned grey patch of the face (for the tracking appearance check)."""
-    crop, _, _ = align(image, landmarks, 96, output_size=PATCH_SIZE)
-    return crop.astype(np.float32).mean(-1)
+def appearance_patch(crop: np.ndarray) -> np.ndarray:
+    """32x32 grey block average of an aligned crop (for the tracking appearance check)."""
+    f = crop.shape[0] // PATCH_SIZE
+    grey = crop[:PATCH_SIZE * f, :PATCH_SIZE * f].astype(np.float32).mean(-1)
+    return grey.reshape(PATCH_SIZE, f, PATCH_SIZE, f).mean((1, 3))
 
 
 def normalised_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -177,15 +191,13 @@ def normalised_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
 
 
-def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int, output_size=None,
-          weights=None):
+def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int, weights=None):
     """Warp ``image`` so the 5 alignment points land on the frontal template.
 
     Returns ``(crop uint8 (S, S, 3), landmarks in crop pixels (68, 2), 2x3 image->crop matrix)``.
     Bilinear sampling (PIL); when the face is shrunk by more than 2x, the source region is
     box-averaged first so the crop is not aliased (4K frames). Pixel centres are at integer
-    coordinates, as in dlib's landmarks. ``output_size`` renders the same crop at another
-    resolution (the tracker's small appearance patch). ``weights`` weight the 5 points in the
+    coordinates, as in dlib's landmarks. ``weights`` weight the 5 points in the
     least squares (:attr:`MediaConfig.alignment_weights`).
     """
     dst = tpl.frontal_template(crop_size)
@@ -202,20 +214,15 @@ def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int, output_size=
     if x1 <= x0 or y1 <= y0:
         return np.zeros((crop_size, crop_size, 3), np.uint8), crop_lm, matrix
     region = Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
-    out_scale = 1.0 if output_size is None else output_size / crop_size
-    scale *= out_scale
     factor = int(1 / scale) if scale < 0.5 else 1
     factor = max(1, min(factor, region.width, region.height))
     if factor > 1:
         region = region.reduce(factor)  # box filter: pooled pixel i covers [i*f, (i+1)*f)
     # crop pixel (x, y) -> region pixel: inverse similarity, shift to the region, then pool.
     # PIL works with pixel-edge coordinates (centre of pixel i at i + 0.5).
-    lin = inv[:, :2] / factor / out_scale
+    lin = inv[:, :2] / factor
     off = (inv[:, 2] - [x0, y0] - (factor - 1) / 2) / factor + 0.5 - lin @ [0.5, 0.5]
-    # (for output_size, output pixel centres o map to crop coordinates o / out_scale; the
-    # half-pixel shift is then taken in output pixels)
     coeffs = (lin[0, 0], lin[0, 1], off[0], lin[1, 0], lin[1, 1], off[1])
-    size = crop_size if output_size is None else output_size
-    crop = region.transform((size, size), Image.Transform.AFFINE, coeffs,
+    crop = region.transform((crop_size, crop_size), Image.Transform.AFFINE, coeffs,
                             resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0))
     return np.asarray(crop), crop_lm, matrix

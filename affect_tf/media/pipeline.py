@@ -11,7 +11,7 @@ from affect_tf.media import decode
 from affect_tf.media.audio import AudioFeatureStream
 from affect_tf.media.config import MediaConfig
 from affect_tf.media.decode import MediaError
-from affect_tf.media.face import FaceTracker, align
+from affect_tf.media.face import FaceTracker
 from affect_tf.media.items import FrameItem
 
 
@@ -68,7 +68,7 @@ class FacePipeline:
                 has_audio = audio.has_audio
             lm = self.tracker.update(image, given)
             if lm is not None:
-                crop, crop_lm, _ = align(image, lm, size, weights=cfg.alignment_weights)
+                crop, crop_lm = self.tracker.aligned(image, lm)
                 item_face = crop
                 lm_crop = (crop_lm / (size - 1) * 2 - 1).astype(np.float32)
                 lm_image = lm.astype(np.float32)

@@ -78,18 +78,17 @@ def test_mean_shape_has_a_small_residual_and_noise_a_large_one():
     assert shape_residual(noise) > MediaConfig().track_max_residual
 
 
-def two_faces(big=256, small=160):
-    """A canvas with a big face on the left edge and a small face in the centre."""
-    canvas = np.full((400, 900, 3), 120, np.uint8)
-    canvas[0:big, 0:big] = face_image(big)
-    x = (900 - small) // 2
-    canvas[200:200 + small, x:x + small] = face_image(small)
+def two_faces():
+    """A big face (~124 px) at the left edge and a smaller one (~103 px) near the centre."""
+    canvas = np.full((600, 900, 3), 120, np.uint8)
+    canvas[0:340, 0:340] = face_image(340)
+    canvas[300:570, 320:590] = face_image(270)
     return canvas
 
 
-@pytest.mark.parametrize("policy, expect_centre_x", [("largest", 128), ("central", 450)])
+@pytest.mark.parametrize("policy, expect_centre_x", [("largest", 170), ("central", 455)])
 def test_target_face_policy_with_two_faces(policy, expect_centre_x):
-    tracker = FaceTracker(MediaConfig(target_face=policy, detect_upsample=1))
+    tracker = FaceTracker(MediaConfig(target_face=policy, detect_max_side=900))
     image = two_faces()
     assert len(tracker.detect(image)) == 2
     lm = tracker.update(image)

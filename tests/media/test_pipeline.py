@@ -35,12 +35,13 @@ def check_item(item, size=96):
 
 def check_alignment(item, size=96):
     """Crop landmarks are a similarity image of the image landmarks, scaled to [-1, 1], and the
-    5 points sit near the template (a person's face is not the mean face: a few px)."""
+    eyes sit on the template (the eyes weigh most in the fit; a person's nose and mouth are not
+    the mean face's: the astronaut's wide smile puts her mouth corners ~8 px out)."""
     crop_px = (item.landmarks_crop.astype(float) + 1) / 2 * (size - 1)
     fit = tpl.similarity_transform(item.landmarks_image, crop_px)
     np.testing.assert_allclose(tpl.apply_transform(fit, item.landmarks_image), crop_px, atol=1e-3)
     error = np.abs(tpl.five_points(crop_px) - tpl.frontal_template(size))
-    assert error[:2].max() < 4 and error.max() < 8, error
+    assert error[:2].max() < 2.5 and error.max() < 12, error
 
 
 def test_video_with_face_and_audio(face_video, pipeline):
@@ -162,13 +163,13 @@ def test_truncated_stream_keeps_the_decodable_frames(tmp_path, pipeline):
 
 
 def test_two_faces_image_picks_one(tmp_path):
-    canvas = np.full((400, 900, 3), 120, np.uint8)
-    canvas[0:256, 0:256] = face_image(256)
-    canvas[200:360, 370:530] = face_image(160)
+    canvas = np.full((600, 900, 3), 120, np.uint8)  # faces ~124 px (left) and ~103 px (centre)
+    canvas[0:340, 0:340] = face_image(340)
+    canvas[300:570, 320:590] = face_image(270)
     path = tmp_path / "two.png"
     Image.fromarray(canvas).save(path)
-    for policy, centre_x in (("largest", 128), ("central", 450)):
-        cfg = MediaConfig(target_face=policy, detect_upsample=1)
+    for policy, centre_x in (("largest", 170), ("central", 455)):
+        cfg = MediaConfig(target_face=policy, detect_max_side=900)
         (item,) = FacePipeline(cfg).process_images([path], fps=25)
         assert item.face_present and not item.audio_present
         assert abs(item.landmarks_image[:, 0].mean() - centre_x) < 40

@@ -49,6 +49,7 @@ def test_face_found_and_eyes_on_template_all_frames(shared_data, pipe, name):
     assert np.mean(errors < 2.0) >= 0.95, np.percentile(errors, [50, 90, 100])
 
 
+@pytest.mark.slow
 def test_hamilton_frames_without_a_face_are_masked(shared_data, pipe):
     # Checked by eye (docs/media.md): frames 0-~60 show the singer full-length far away (face
     # ~20 px), then in profile cut by the frame edge: masked; 90-200 frontal close-ups: found.
