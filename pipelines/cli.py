@@ -16,21 +16,26 @@ import sys
 
 from pipelines import configs
 
-# A preset that trains to a useful CCC on the synthetic drop in a few CPU minutes.
-MAIN_JOB_PRESET = os.environ.get("AFFECT_TF_MAIN_PRESET", "")
-MAIN_JOB_TRAINING = {"epochs": 4, "batch_size": 4, "window": 16, "learning_rate": 3e-3,
+# The main job trains the paper's CNN-3RNN (2nd pool + last pool + fc taps, ``004`` §5.3.1) with
+# its layers shrunk so that it learns the synthetic drop in a few CPU minutes (held-out mean CCC
+# about 0.8); ``--preset NAME`` trains a full-size preset instead.
+MAIN_JOB_PRESET = "cnn_3rnn_2ndpool_lastpool_fc"
+MAIN_JOB_SHRINK = {"vgg_filters": (8, 16, 16, 32, 32), "fc_units": 64, "rnn_units": 32, "rnn_layers": 1,
+                   "fc_dropout": 0.2, "rnn_dropout": 0.2}
+MAIN_JOB_TRAINING = {"epochs": 12, "batch_size": 4, "window": 16, "learning_rate": 3e-3,
                      "early_stopping_patience": 0, "tensorboard": False}
 
 
 def default_train_config(preset: str | None = None, **overrides):
-    """The main job's training configuration (the given preset, small windows, a few epochs)."""
+    """The main job's training configuration: the shrunk default preset, or ``preset`` full size."""
+    from affect_tf import presets
     from affect_tf.training.config import TrainConfig
 
-    preset = preset or MAIN_JOB_PRESET
     fields = {**MAIN_JOB_TRAINING, **overrides}
-    if preset:
-        fields["preset"] = preset
-    return TrainConfig(**fields)
+    if preset and preset != MAIN_JOB_PRESET:
+        return TrainConfig(preset=preset, **fields)
+    model = presets.get_preset(MAIN_JOB_PRESET).config.replace(**MAIN_JOB_SHRINK)
+    return TrainConfig(preset=MAIN_JOB_PRESET, model=model, **fields)
 
 
 class _ProgressFilter(logging.Filter):
