@@ -76,9 +76,9 @@ class FacePipeline:
                 item_face = np.zeros((size, size, 3), np.uint8)
                 lm_crop = np.zeros((features.N_LANDMARKS, 2), np.float32)
                 lm_image = np.zeros((features.N_LANDMARKS, 2), np.float32)
-            present = bool(has_audio) and timestamp < audio.duration + frame_duration
-            if has_audio:
-                mel = audio.mel(timestamp)
+            present = bool(has_audio)
+            if present:
+                mel = audio.mel(timestamp)  # pulls audio well past t, so duration is known
                 egemaps = audio.egemaps(timestamp, frame_duration).astype(np.float32)
                 audio.release_before(timestamp, frame_duration)
                 present = timestamp < audio.duration
