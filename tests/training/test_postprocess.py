@@ -1,0 +1,42 @@
+"""Post-processing (004 §6.3) against scipy.signal.medfilt and numpy."""
+import numpy as np
+import pytest
+from scipy.signal import medfilt
+
+from affect_tf import postprocess
+
+
+@pytest.mark.parametrize("window", [1, 3, 5, 81])
+def test_median_filter_matches_scipy(window):
+    x = np.random.default_rng(window).normal(size=100)
+    np.testing.assert_allclose(postprocess.median_filter(x, window), medfilt(x, window))
+
+
+def test_per_dimension_windows():
+    x = np.random.default_rng(0).normal(size=(90, 2))
+    out = postprocess.median_filter_per_dimension(x, (81, 3))
+    np.testing.assert_allclose(out[:, 0], medfilt(x[:, 0], 81))
+    np.testing.assert_allclose(out[:, 1], medfilt(x[:, 1], 3))
+    with pytest.raises(ValueError, match="odd"):
+        postprocess.median_filter(x[:, 0], 4)
+
+
+def test_smoothing_and_aggregation():
+    v = np.array([[0.0, 1.0], [3.0, 1.0], [6.0, 4.0], [9.0, 4.0]])
+    np.testing.assert_allclose(postprocess.smooth_utterances(v, 3),
+                               [[1.5, 1.0], [3.0, 2.0], [6.0, 3.0], [7.5, 4.0]])
+    mask = np.array([1, 1, 0, 1])
+    np.testing.assert_allclose(postprocess.aggregate(v, mask, "mean"), v[[0, 1, 3]].mean(0))
+    np.testing.assert_allclose(postprocess.aggregate(v, mask, "median"), np.median(v[[0, 1, 3]], 0))
+
+
+def test_choose_windows_keeps_filtering_only_when_it_helps():
+    rng = np.random.default_rng(1)
+    t = np.linspace(0, 6, 200)
+    label = np.stack([np.sin(t), np.cos(3 * t)], -1)
+    # valence predictions carry impulsive noise (a median filter helps); arousal is exact
+    noisy = label.copy()
+    spikes = rng.choice(200, 30, replace=False)
+    noisy[spikes, 0] += rng.choice([-3, 3], 30)
+    windows = postprocess.choose_median_windows([noisy], [label])
+    assert windows[0] > 1 and windows[1] == 1
