@@ -220,6 +220,8 @@ class PreprocessRecording(_beam().DoFn):
         beam = _beam()
         stats = preprocess_recording(recording, self.processor, self.output_dir, self.chunk_frames,
                                      self.chunk_overlap, self.face_format, self.compression)
+        if stats["error"] or stats["resumed"]:  # outcome of this run, read back by the launcher
+            _write_text(f"{self.output_dir}/_stats/{safe_name(recording.id)}.json", json.dumps(stats))
         state = "resumed" if stats["resumed"] else ("FAILED " + stats["error"] if stats["error"] else "done")
         print(f"[preprocess pid {os.getpid()}] {recording.id}: {state}, {stats['frames']} frames, "
               f"{stats['faces_found']} faces (of {self.total} recordings)", file=sys.stderr, flush=True)
@@ -242,8 +244,8 @@ def summarize(all_stats, output_dir, dataset="", root="") -> dict:
         entry["frames"] += s["frames"]
     summary = {
         "dataset": dataset, "root": str(root), "schema_version": schema.SCHEMA_VERSION,
-        "recordings": len(all_stats), "written": sum(not s["resumed"] for s in ok),
-        "resumed": sum(s["resumed"] for s in ok), "failed": len(all_stats) - len(ok),
+        "recordings": len(all_stats), "written": sum(not s.get("resumed") for s in ok),
+        "resumed": sum(bool(s.get("resumed")) for s in ok), "failed": len(all_stats) - len(ok),
         **{k: int(sum(s[k] for s in ok)) for k in keys},
         "masked_frames": int(sum(s["frames_without_face"] for s in ok)),
         "splits": splits,
@@ -304,11 +306,19 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
             | "Preprocess" >> beam.ParDo(PreprocessRecording(
                 output_dir, processor, options, chunk_frames, chunk_overlap, face_format,
                 compression, total=len(recordings)))
-            | "Collect" >> beam.combiners.ToList()
-            | "Summary" >> beam.Map(summarize, output_dir, dataset, str(root))
         )
-    with tf.io.gfile.GFile(f"{output_dir}/summary.json") as handle:
-        summary = json.load(handle)
+    # Every recording left its stats (or its error) in _stats/; the summary is made here, in
+    # the launcher, so the pipeline needs no global combine.
+    stats = []
+    for recording in recordings:
+        path = f"{output_dir}/_stats/{safe_name(recording.id)}.json"
+        if not tf.io.gfile.exists(path):
+            stats.append({"id": recording.id, "split": recording.split, "error": "no result (worker lost)",
+                          "resumed": False})
+            continue
+        with tf.io.gfile.GFile(path) as handle:
+            stats.append(json.load(handle))
+    summary = summarize(stats, output_dir, dataset, str(root))
     if tf.io.gfile.exists(f"{output_dir}/_tmp") and not tf.io.gfile.listdir(f"{output_dir}/_tmp"):
         tf.io.gfile.rmtree(f"{output_dir}/_tmp")
     summary["seconds"] = round(time.time() - started, 2)

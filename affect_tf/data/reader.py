@@ -22,9 +22,11 @@ def list_files(file_pattern) -> list[str]:
     patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
     files = []
     for pattern in patterns:
-        if tf.io.gfile.isdir(pattern):
-            pattern = pattern.rstrip("/") + "/*.tfrecord*"
-        files.extend(tf.io.gfile.glob(pattern))
+        for match in tf.io.gfile.glob(pattern):
+            if tf.io.gfile.isdir(match):  # a split folder of the preprocess output
+                files.extend(tf.io.gfile.glob(match.rstrip("/") + "/*.tfrecord*"))
+            elif ".tfrecord" in match:
+                files.append(match)
     if not files:
         raise FileNotFoundError(f"no TFRecord files match {file_pattern!r}")
     return sorted(set(files))

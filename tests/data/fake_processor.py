@@ -11,7 +11,8 @@ from affect_tf.media.items import FrameItem
 
 
 class ArrayProcessor:
-    def __init__(self, crop_size=32, sleep=0.0, fail_ids=(), n_frames=None):
+    def __init__(self, crop_size=32, sleep=None, fail_ids=(), n_frames=None):
+        sleep = float(os.environ.get("AFFECT_TF_FAKE_SLEEP", 0)) if sleep is None else sleep
         self.crop_size, self.sleep, self.fail_ids, self.n_frames = crop_size, sleep, set(fail_ids), n_frames
         self.pid = os.getpid()
 

@@ -74,3 +74,13 @@ def test_face_and_audio_follow_the_curves(drop):
             pitch.append(freqs[band][np.argmax(spectrum[band])])
         assert np.corrcoef(pitch, va[:n, 1])[0, 1] > 0.9
         assert np.corrcoef(loudness, va[:n, 1])[0, 1] > 0.8
+
+
+def test_synth_command_writes_a_drop(tmp_path, capsys):
+    from affect_tf import cli
+
+    assert cli.main(["synth", "--output", str(tmp_path), "--subjects", "2", "--videos-per-subject", "1",
+                     "--seconds", "0.5", "--fps", "10"]) == 0
+    assert "wrote 2 videos" in capsys.readouterr().out
+    recs = adapters.load_manifest("affwild2", tmp_path)
+    assert [r.n_labels for r in recs] == [5, 5] and [r.split for r in recs] == ["train", "validation"]
