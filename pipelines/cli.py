@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 
 from pipelines import configs
 
@@ -43,6 +44,8 @@ class _ProgressFilter(logging.Filter):
 
     def filter(self, record):
         message = record.getMessage()
+        if "property_predicate is not supported" in message:  # TFX 1.16 resolver noise, harmless
+            return False
         return record.levelno >= logging.WARNING or message.startswith(("Component ", "Running pipeline"))
 
 
@@ -161,6 +164,10 @@ def print_summary(metadata_path: str) -> dict:
 
 
 def register_run(parser: argparse.ArgumentParser) -> None:
+    # Quieter start-up: TensorFlow's C++ banners and google-cloud's Python-version notices say
+    # nothing about this job (set before TensorFlow/TFX are imported by ``run``).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=FutureWarning)
     parser.description = __doc__.splitlines()[0]
     parser.add_argument("--work-dir", default="affect-tf-work",
                         help="drops, TFX artifacts, ML Metadata (SQLite) and pushed models (default ./affect-tf-work)")
