@@ -73,6 +73,9 @@ def write_preview(video_path, out_path, frames: int = 24, config: MediaConfig | 
     os.close(fd)
     try:
         sheet.save(tmp, format="PNG")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a sheet is for people to open
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):
