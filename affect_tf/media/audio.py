@@ -137,8 +137,9 @@ class AudioFeatureStream:
     def _n_columns_known(self) -> int | None:
         return 1 + self._total // self.config.hop_length if self._eof else None
 
-    def _mel_columns(self, first: int, stop: int) -> np.ndarray:
-        """Power mel columns [first, stop) (clipped to the signal's columns)."""
+    def _mel_columns(self, first: int, stop: int) -> tuple[np.ndarray, int]:
+        """Power mel columns [first, stop) clipped to the signal's columns, and the first one's
+        index."""
         import librosa
 
         cfg = self.config
@@ -204,9 +205,6 @@ class AudioFeatureStream:
                                           starts[keep] / self.sr + EGEMAPS_FRAME_S / 2])
             self._lld = np.concatenate([self._lld, frame.to_numpy(np.float32)[keep]])
             self._lld_done = stop
-            if self._eof and stop + margin >= self._total:
-                if not keep.any():
-                    break
 
     def egemaps(self, timestamp: float, frame_duration: float) -> np.ndarray:
         """(25,) mean LLDs over ``[t - c*d, t + (1 + c)*d)``; zeros when no LLD frame falls in it."""

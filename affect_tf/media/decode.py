@@ -31,7 +31,7 @@ def _open(path):
         raise MediaError(path, f"not a readable media file ({err})") from err
 
 
-def _frame_time(frame, index: int, rate: float) -> float | None:
+def _frame_time(frame, index: int, rate: float) -> float:
     return float(frame.time) if frame.time is not None else index / rate
 
 
