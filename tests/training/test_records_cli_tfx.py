@@ -45,6 +45,7 @@ def _cfg():
                        learning_rate=0.02, tensorboard=False, early_stopping_patience=0)
 
 
+@pytest.mark.slow
 def test_train_cli_on_records(records, tmp_path):
     (tmp_path / "cfg.json").write_text(_cfg().to_json())
     code = cli.main(["train", "--config", str(tmp_path / "cfg.json"), "--records", str(records),
@@ -55,6 +56,7 @@ def test_train_cli_on_records(records, tmp_path):
     assert (tmp_path / "run" / "model.keras").exists()
 
 
+@pytest.mark.slow
 def test_tfx_run_fn_on_records(records, tmp_path):
     fn_args = types.SimpleNamespace(
         train_files=[str(records / "train" / "*")], eval_files=[str(records / "val" / "*")],
