@@ -3,6 +3,8 @@
 Kept free of TFX imports so it is testable without TFX: ``fn_args`` only needs the attributes
 read here. ``fn_args.custom_config["train_config"]`` holds a :class:`TrainConfig` (JSON text or a
 dict from ``TrainConfig.to_dict()``); ``train_steps``/``eval_steps`` override its step counts.
+The full Keras model is also saved as ``<model artifact>/Format-Keras/model.keras``; when TFX
+passes ``fn_args.base_model`` (a previous Model's serving dir), training warm-starts from it.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import tempfile
 from affect_tf.config import config_from_dict
 from affect_tf.training.config import TrainConfig
 from affect_tf.training.trainer import train_and_evaluate
+
+KERAS_DIR = "Format-Keras"  # sibling of TFX's Format-Serving inside the Model artifact
 
 
 def train_config_from_fn_args(fn_args) -> TrainConfig:
@@ -29,7 +33,25 @@ def train_config_from_fn_args(fn_args) -> TrainConfig:
         changes["steps_per_epoch"] = max(1, int(fn_args.train_steps) // cfg.epochs)
     if getattr(fn_args, "eval_steps", None):
         changes["validation_steps"] = int(fn_args.eval_steps)
+    base = warm_start_file(getattr(fn_args, "base_model", None))
+    if base and not cfg.warm_start:
+        changes["warm_start"] = base
     return cfg.replace(**changes)
+
+
+def keras_copy_path(serving_model_dir) -> str:
+    """Where run_fn keeps the full Keras model beside the serving export (for warm starts)."""
+    return os.path.join(os.path.dirname(os.path.abspath(serving_model_dir)), KERAS_DIR, "model.keras")
+
+
+def warm_start_file(base_model) -> str | None:
+    """The Keras copy of a previous run's model, from TFX's ``fn_args.base_model`` (its serving dir)."""
+    if not base_model:
+        return None
+    for candidate in (base_model, os.path.join(base_model, "model.keras"), keras_copy_path(base_model)):
+        if str(candidate).endswith(".keras") and os.path.isfile(candidate):
+            return str(candidate)
+    return None
 
 
 def run_fn(fn_args):
@@ -43,6 +65,10 @@ def run_fn(fn_args):
         val_data=list(fn_args.eval_files) if getattr(fn_args, "eval_files", None) else None,
     )
     serving = result.model.inference_model() if hasattr(result.model, "inference_model") else result.model
+    keras_copy = keras_copy_path(fn_args.serving_model_dir)
+    os.makedirs(os.path.dirname(keras_copy), exist_ok=True)
+    result.model.save(keras_copy + ".tmp.keras")
+    os.replace(keras_copy + ".tmp.keras", keras_copy)
     metadata = {"train_config": cfg.to_dict(), "metrics": result.metrics}
     try:
         from affect_tf.export import export_for_serving

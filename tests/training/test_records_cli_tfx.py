@@ -66,3 +66,9 @@ def test_tfx_run_fn_on_records(records, tmp_path):
     assert result.history["loss"] and len(result.history["loss"]) == 2
     serving = tmp_path / "serving"
     assert (serving / "saved_model.pb").exists() or (serving / "model.keras").exists()
+    # a second run given the first as TFX's base_model warm-starts from its Keras copy
+    again = types.SimpleNamespace(**{**vars(fn_args), "serving_model_dir": str(tmp_path / "m2" / "serving"),
+                                     "model_run_dir": str(tmp_path / "run2"), "base_model": str(serving)})
+    run_fn(again)
+    assert json.loads((tmp_path / "run2" / "train_config.json").read_text())["warm_start"].endswith(
+        "Format-Keras/model.keras")
