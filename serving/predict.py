@@ -73,7 +73,10 @@ class ServedModel:
         meta = self.client.get_metadata(version)
         sig = meta["signature_def"].signature_def[export_lib.DEFAULT_SIGNATURE]
         self.input_names = tuple(sig.inputs)
-        self.metadata = meta["metadata"]
+        self.metadata = dict(meta["metadata"])
+        if F.FACE in sig.inputs and "crop_size" not in self.metadata:
+            # real TF Serving sends no metadata asset: the crop side is in the signature
+            self.metadata["crop_size"] = sig.inputs[F.FACE].tensor_shape.dim[2].size
         self.description = f"{model_name} version {meta['version']} at {target}"
 
     def __call__(self, inputs):
