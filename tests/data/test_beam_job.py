@@ -74,6 +74,7 @@ def test_failing_recording_is_reported_chunks_are_written_and_rerun_resumes(tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)  # a hung worker becomes a failure, not a stuck CI
 def test_killed_run_resumes_without_duplicates(tmp_path, fake_processor_path):
     root = tmp_path / "drop"
     synthetic.write_synthetic_drop(root, n_subjects=3, n_videos_per_subject=2, seconds=1.0, fps=10.0)
@@ -114,6 +115,7 @@ def _bytes_by_name(out):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)  # a hung worker becomes a failure, not a stuck CI
 def test_real_pipeline_on_synthetic_drop_two_workers_match_one(tmp_path):
     root = tmp_path / "drop"
     synthetic.write_synthetic_drop(root, n_subjects=3, n_videos_per_subject=1, seconds=2.0, fps=10.0)
@@ -136,6 +138,7 @@ def test_real_pipeline_on_synthetic_drop_two_workers_match_one(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)  # a hung worker becomes a failure, not a stuck CI
 def test_real_pipeline_on_afew_va_sample(shared_data, tmp_path):
     root = shared_data / "afew_va" / "001"
     two = beam_job.run_preprocess("afew_va", root, tmp_path / "two", workers=2, crop_size=128)
