@@ -5,6 +5,14 @@ the commands that need them).
 """
 import importlib
 
+try:
+    # openSMILE must load before TensorFlow: with TF 2.21 loaded first, its first extraction
+    # aborts the process ("malloc(): invalid size"), seen on Python 3.11. Loading it here covers
+    # every entry point (CLI, Beam workers, servers, tests) that imports affect_tf before TF.
+    import opensmile  # noqa: F401
+except ImportError:  # the media preprocessing says what is missing when it is used
+    pass
+
 __version__ = "0.1.0"
 
 _SUBMODULES = ("config", "features", "losses", "metrics", "presets")

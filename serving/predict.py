@@ -22,13 +22,6 @@ import time
 
 import numpy as np
 
-try:
-    # openSMILE must load before TensorFlow: with TF 2.21 loaded first, its first extraction
-    # aborts the process ("malloc(): invalid size"), seen on Python 3.11.
-    import opensmile  # noqa: F401
-except ImportError:  # preprocessing will say what is missing
-    pass
-
 from affect_tf import export as export_lib
 from affect_tf import features as F
 

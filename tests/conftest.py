@@ -4,6 +4,8 @@ import pathlib
 
 import pytest
 
+import affect_tf  # noqa: F401  (first: it loads openSMILE before TensorFlow)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
