@@ -24,7 +24,7 @@ COMPLETE, CACHED = 3, 5  # ml_metadata Execution.State
 
 
 def good_config():
-    from tiny_model import TinyAvConfig
+    from tiny_av_model import TinyAvConfig  # a name of its own: tests/serving has a tiny_model too
     from affect_tf.training.config import TrainConfig
 
     return TrainConfig(model=TinyAvConfig(units=16, face_pool=24), epochs=12, window=16, batch_size=4,
