@@ -339,6 +339,12 @@ def latent_dataset(pattern, modalities, batch_size=4, shuffle=False, seed=0):
     if not files:
         raise FileNotFoundError(f"no latent records match {pattern}")
     data = tf.data.TFRecordDataset(files).map(parse)
+    # parse_tensor loses the static shapes the model's layers need: take them (time axis left
+    # free) from the first record
+    x0, y0 = next(iter(data.take(1)))
+    shapes = {k: [None, *v.shape[1:]] for k, v in {**x0, **y0}.items()}
+    data = data.map(lambda x, y: ({k: tf.ensure_shape(v, shapes[k]) for k, v in x.items()},
+                                  {k: tf.ensure_shape(v, shapes[k]) for k, v in y.items()}))
     if shuffle:
         data = data.shuffle(256, seed=seed)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -33,12 +33,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--warm-start", help=".weights.h5 or .keras to start from")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--search", metavar="FIELD=V1,V2,...",
+                        help="train once per value of a model-config field and keep the best on "
+                             "validation, e.g. --search alpha=0,0.25,0.5,1 (implicit fusion)")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     from affect_tf.config import config_from_json
-    from affect_tf.training import TrainConfig, train_and_evaluate
+    from affect_tf.training import TrainConfig, search_model_option, train_and_evaluate
 
     cfg = TrainConfig()
     if args.config:
@@ -61,7 +64,23 @@ def run(args) -> int:
     if not train:
         raise SystemExit("affect-tf train: no training records (give --records DIR with a "
                          "train split, or --train PATTERN)")
-    result = train_and_evaluate(cfg, args.out, train_data=train, val_data=val, verbose=2)
+    report = {}
+    if args.search:
+        name, _, values = args.search.partition("=")
+        if not values or not val:
+            raise SystemExit("affect-tf train: --search needs FIELD=V1,V2,... and validation records")
+        result, scores = search_model_option(cfg, args.out, name, [_number(v) for v in values.split(",")],
+                                             train, val, verbose=2)
+        report["search"] = {name: scores}
+    else:
+        result = train_and_evaluate(cfg, args.out, train_data=train, val_data=val, verbose=2)
     print(json.dumps({"model": result.keras_path, "checkpoint": result.checkpoint_path,
-                      "metrics": result.metrics}, indent=2))
+                      "metrics": result.metrics, **report}, indent=2))
     return 0
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)

@@ -260,3 +260,30 @@ def train_and_evaluate(
         keras_path=str(keras_path),
         workdir=str(workdir),
     )
+
+
+def search_model_option(
+    train_config: TrainConfig, workdir, name: str, values, train_data, val_data, verbose: int = 0
+) -> tuple[TrainResult, dict]:
+    """Train once per value of the model-config field ``name`` (e.g. implicit fusion's ``alpha``,
+    002 §4.2) and keep the run with the best monitored validation value.
+
+    Runs go to ``workdir/<name>=<value>``; ``workdir/search.json`` records every score and the
+    choice. Returns ``(best run, {value: score})``.
+    """
+    if val_data is None:
+        raise ValueError(f"searching {name} needs validation data")
+    model_config = train_config.model_config()
+    if name not in {f.name for f in dataclasses.fields(model_config)}:
+        raise ValueError(f"{type(model_config).__name__} has no field {name!r}")
+    workdir = pathlib.Path(workdir)
+    runs, scores = {}, {}
+    for value in values:
+        config = train_config.replace(model=model_config.replace(**{name: value}))
+        runs[value] = train_and_evaluate(config, workdir / f"{name}={value}", train_data, val_data, verbose)
+        scores[value] = runs[value].metrics[train_config.monitor]
+    best = max(scores, key=scores.get)  # the monitored value is maximised, as in fit
+    (workdir / "search.json").write_text(json.dumps(
+        {"option": name, "monitor": train_config.monitor, "scores": {str(v): s for v, s in scores.items()},
+         "best": best}, indent=2))
+    return runs[best], scores

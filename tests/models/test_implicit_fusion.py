@@ -1,5 +1,6 @@
 """Implicit fusion (002 §3.2): harness, counts, loss = L_main + alpha * L_aux, mono-modal
 inference, and alpha > 0 beating alpha = 0 when the auxiliary modality carries extra signal."""
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import tensorflow as tf
 
 from affect_tf import features, losses, presets
 from affect_tf.models.implicit_fusion import ImplicitFusionConfig
-from affect_tf.training import TrainConfig, train_and_evaluate
+from affect_tf.training import TrainConfig, search_model_option
 from model_harness import check_preset, random_inputs
 
 
@@ -64,16 +65,18 @@ def _aux_task(n, seed, frames=20):
 
 @pytest.mark.slow
 def test_alpha_above_zero_beats_mono_modal_baseline(tmp_path):
+    """The alpha search on validation picks alpha > 0 when the auxiliary modality carries signal."""
     train, val = _aux_task(16, seed=0), _aux_task(32, seed=1)
-    scores = {}
-    for alpha in (0.0, 1.0):
-        cfg = TrainConfig(model=ImplicitFusionConfig(main="audio", alpha=alpha, units=16,
-                                                     specific_layers=1, shared_layers=1),
-                          epochs=15, learning_rate=0.01, early_stopping_patience=0,
-                          tensorboard=False, seed=0)
-        scores[alpha] = train_and_evaluate(cfg, tmp_path / str(alpha), train, val).metrics["val_mean_ccc"]
+    cfg = TrainConfig(model=ImplicitFusionConfig(main="audio", alpha=0.0, units=16,
+                                                 specific_layers=1, shared_layers=1),
+                      epochs=15, learning_rate=0.01, early_stopping_patience=0,
+                      tensorboard=False, seed=0)
+    best, scores = search_model_option(cfg, tmp_path, "alpha", (0.0, 1.0), train, val)
     print(scores)
     assert scores[1.0] > scores[0.0] + 0.02, scores
+    assert best.metrics["val_mean_ccc"] == scores[1.0]
+    assert json.loads((tmp_path / "search.json").read_text())["best"] == 1.0
+    assert (tmp_path / "alpha=1.0" / "model.keras").exists()
 
 
 JAX_SCRIPT = textwrap.dedent("""
