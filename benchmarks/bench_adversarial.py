@@ -10,6 +10,10 @@ Counts, ours:
   (2,803,962 for every variant) equals one D of this layout (2,803,955), so the paper's
   inference column leaves D out although eq. 3 needs D for Q, and its AVi rows count one G/D set
   although the model has one per modality (``001`` §3.1: G = {G^I, G^S}, D = {D^I, D^S}).
+
+Time: ms/frame next to the paper's (a GTX 1080 Ti), the model's GFLOP per frame, the share of this
+core's matmul throughput it reaches (the reference, measured in the same run) and the floor that
+throughput sets (GFLOP / matmul GFLOP/s): a one-core time below the floor is out of reach.
 """
 from __future__ import annotations
 
@@ -60,23 +64,54 @@ def time_per_frame(model, frames, repeats):
     return 1000.0 * float(np.median(times)) / frames
 
 
+def gflop_per_frame(model, frames):
+    """Floating-point operations of one inference call (TF's graph profiler), per frame."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    x = presets.dummy_inputs(model.config, 1, frames)
+    spec = {k: tf.TensorSpec(v.shape, tf.float32) for k, v in x.items()}
+    graph = convert_variables_to_constants_v2(
+        tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(spec)).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    profile = tf.compat.v1.profiler.profile(graph=graph, run_meta=tf.compat.v1.RunMetadata(),
+                                            cmd="op", options=options)
+    return profile.total_float_ops / 1e9 / frames
+
+
+def matmul_gflops(n=1024, repeats=10):
+    """The reference measured in the same run: this core's float32 matmul throughput."""
+    a = tf.random.normal((n, n))
+    run = tf.function(lambda m: tf.matmul(m, m))
+    run(a).numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run(a).numpy()
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--frames", type=int, default=8, help="sequence length for the sequence models")
     args = parser.parse_args()
-    print(f"CPU cores visible: {len(os.sched_getaffinity(0))}; TF threads: 1")
+    reference = matmul_gflops()
+    print(f"CPU cores visible: {len(os.sched_getaffinity(0))}; TF threads: 1; "
+          f"reference float32 matmul: {reference:.1f} GFLOP/s")
     header = f"{'model':8} {'train':>10} {'paper':>10} {'Δ%':>6} | {'infer':>10} {'paper':>10} {'Δ%':>6} | " \
-             f"{'infer w/o D':>11} {'Δ%':>6} | {'ms/frame':>8} {'paper ms':>8}"
+             f"{'infer w/o D':>11} {'Δ%':>6} | {'ms/frame':>8} {'paper ms':>8} | {'GFLOP/fr':>8} " \
+             f"{'% of matmul':>11} {'floor ms':>8}"
     print(header)
     for name, (p_train, p_infer, p_ms) in PAPER.items():
         inference, training, infer, no_d = counts(name)
         frames = 1 if name == "vi_de" else args.frames
         ms = time_per_frame(inference, frames, args.repeats)
+        gflop = gflop_per_frame(inference, frames)
         pct = lambda ours, paper: 100.0 * (ours - paper) / paper  # noqa: E731
         print(f"{name:8} {training:>10,} {p_train:>10,} {pct(training, p_train):>+6.1f} | {infer:>10,} "
               f"{p_infer:>10,} {pct(infer, p_infer):>+6.1f} | {no_d:>11,} {pct(no_d, p_infer):>+6.1f} | "
-              f"{ms:>8.2f} {p_ms:>8.2f}")
+              f"{ms:>8.2f} {p_ms:>8.2f} | {gflop:>8.2f} {100 * gflop / ms * 1e3 / reference:>10.0f}% "
+              f"{gflop / reference * 1e3:>8.1f}")
 
 
 if __name__ == "__main__":

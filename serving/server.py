@@ -30,6 +30,7 @@ import grpc
 import numpy as np
 
 from affect_tf import export as export_lib
+from serving.client import to_tensor_proto
 
 log = logging.getLogger(__name__)
 
@@ -203,20 +204,6 @@ def _array_from_proto(name, proto, spec, max_bytes):
         raise _invalid(f"cannot decode tensor of shape {list(dims)}: {exc}") from None
 
 
-def _tensor_proto(array: np.ndarray):
-    import tensorflow as tf
-
-    array = np.ascontiguousarray(array)
-    if array.dtype.kind in "SUO":
-        return tf.make_tensor_proto(array)
-    proto = tf.make_tensor_proto([], dtype=tf.dtypes.as_dtype(array.dtype))
-    proto.ClearField("tensor_shape")
-    for d in array.shape:
-        proto.tensor_shape.dim.add().size = d
-    proto.tensor_content = array.tobytes()
-    return proto
-
-
 def _make_servicers(core: PredictionCore):
     from google.protobuf import struct_pb2
     from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2,
@@ -253,7 +240,7 @@ def _make_servicers(core: PredictionCore):
             response.model_spec.version.value = served.version
             response.model_spec.signature_name = sig_name
             for k, v in outputs.items():
-                response.outputs[k].CopyFrom(_tensor_proto(v))
+                response.outputs[k].CopyFrom(to_tensor_proto(v))
             return response
 
         @handle

@@ -35,14 +35,19 @@ def _frame_time(frame, index: int, rate: float) -> float:
     return float(frame.time) if frame.time is not None else index / rate
 
 
+def _video_stream(container, path):
+    """The first video stream and its average frame rate (25 when the file does not say)."""
+    if not container.streams.video:
+        raise MediaError(path, "no video stream")
+    stream = container.streams.video[0]
+    return stream, float(stream.average_rate or stream.guessed_rate or 25)
+
+
 def iter_video_frames(path) -> Iterator[tuple[int, float, np.ndarray]]:
     """Yield ``(index, timestamp, rgb uint8 (H, W, 3))`` for every decoded video frame."""
     container = _open(path)
     try:
-        if not container.streams.video:
-            raise MediaError(path, "no video stream")
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        stream, rate = _video_stream(container, path)
         start = None
         index = 0
         try:
@@ -65,10 +70,7 @@ def video_info(path) -> dict:
     """Frame rate (average), first video timestamp, audio stream or not, frame count (0 = unknown)."""
     container = _open(path)
     try:
-        if not container.streams.video:
-            raise MediaError(path, "no video stream")
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        stream, rate = _video_stream(container, path)
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         return {"fps": rate, "video_start": start, "has_audio": bool(container.streams.audio),
                 "frames": int(stream.frames or 0)}

@@ -99,9 +99,12 @@ class _Trainer(keras.Model):
             out["mean_ccc"] = (out["valence_ccc"] + out["arousal_ccc"]) / 2.0
         return out
 
+    def _predict(self, x, training):
+        return self.model(x, training=training)
+
     def test_step(self, data):
         x, y = data[0], data[1]
-        pred = self.model(x, training=False)[features.TARGETS]
+        pred = self._predict(x, training=False)[features.TARGETS]
         mask = label_mask(x, y)
         for metric in self.affect_metrics:
             metric.update_state(y[features.TARGETS], pred, mask)
@@ -247,15 +250,6 @@ class SequenceTrainer(_Trainer):
             afc = losses.afc_loss(y[features.TARGETS], pred, mask)
         self._apply(tape, "predictor", afc)
         return self._report({"afc": afc}, y[features.TARGETS], pred, mask)
-
-    def test_step(self, data):
-        x, y = data[0], data[1]
-        pred = self._predict(x, training=False)[features.TARGETS]
-        mask = label_mask(x, y)
-        for metric in self.affect_metrics:
-            metric.update_state(y[features.TARGETS], pred, mask)
-        self.trackers["afc"].update_state(losses.afc_loss(y[features.TARGETS], pred, mask))
-        return self._results()
 
 
 def fit_trainer(trainer_cls, model, train_config, data, epochs=1, steps=None, verbose=0):

@@ -51,32 +51,38 @@ def test_loss_is_main_plus_alpha_aux():
 
 
 def _aux_task(n, seed, frames=20):
-    """A latent z drives the labels; audio sees it through heavy noise, the landmarks cleanly."""
+    """Labels integrate a hidden increment signal (tanh of its running sum); the landmarks show
+    the increments cleanly, the audio through noise. The shared GRU can learn the integration
+    from the clean modality, which is what the auxiliary loss offers the audio model."""
     rng = np.random.default_rng(seed)
-    z = np.cumsum(rng.normal(0, 0.4, (n, frames, 2)), axis=1).astype("float32")
-    z -= z.mean(axis=1, keepdims=True)
-    y = np.tanh(z).astype("float32")
+    dz = rng.normal(0, 0.4, (n, frames, 2))
+    z = np.cumsum(dz, axis=1)
+    y = np.tanh(z - z.mean(axis=1, keepdims=True)).astype("float32")
     mix = np.random.default_rng(7)
-    audio = z @ mix.normal(size=(2, 25)) + rng.normal(0, 6.0, (n, frames, 25))
-    visual = (z @ mix.normal(size=(2, 136))).reshape(n, frames, 68, 2) + rng.normal(0, 0.1, (n, frames, 68, 2))
+    audio = dz @ mix.normal(size=(2, 25)) + rng.normal(0, 1.0, (n, frames, 25))
+    visual = (dz @ mix.normal(size=(2, 136))).reshape(n, frames, 68, 2) + rng.normal(0, 0.1, (n, frames, 68, 2))
     feats = {features.EGEMAPS: audio.astype("float32"), features.LANDMARKS: visual.astype("float32")}
     return tf.data.Dataset.from_tensor_slices((feats, {features.TARGETS: y})).batch(8)
 
 
 @pytest.mark.slow
 def test_alpha_above_zero_beats_mono_modal_baseline(tmp_path):
-    """The alpha search on validation picks alpha > 0 when the auxiliary modality carries signal."""
-    train, val = _aux_task(16, seed=0), _aux_task(32, seed=1)
+    """On three independent draws of the task, the alpha search on validation picks alpha > 0
+    (the effect is a few CCC points, as in ``002`` Table 2, so one draw alone proves little)."""
     cfg = TrainConfig(model=ImplicitFusionConfig(main="audio", alpha=0.0, units=16,
                                                  specific_layers=1, shared_layers=1),
                       epochs=15, learning_rate=0.01, early_stopping_patience=0,
                       tensorboard=False, seed=0)
-    best, scores = search_model_option(cfg, tmp_path, "alpha", (0.0, 1.0), train, val)
-    print(scores)
-    assert scores[1.0] > scores[0.0] + 0.02, scores
-    assert best.metrics["val_mean_ccc"] == scores[1.0]
-    assert json.loads((tmp_path / "search.json").read_text())["best"] == 1.0
-    assert (tmp_path / "alpha=1.0" / "model.keras").exists()
+    gains = []
+    for draw in range(3):
+        train, val = _aux_task(16, seed=draw), _aux_task(32, seed=100 + draw)
+        best, scores = search_model_option(cfg, tmp_path / str(draw), "alpha", (0.0, 1.0), train, val)
+        print(draw, scores)
+        assert json.loads((tmp_path / str(draw) / "search.json").read_text())["best"] == 1.0, scores
+        assert best.metrics["val_mean_ccc"] == scores[1.0]
+        gains.append(scores[1.0] - scores[0.0])
+    assert (tmp_path / "0" / "alpha=1.0" / "model.keras").exists()
+    assert np.mean(gains) > 0.01, gains
 
 
 JAX_SCRIPT = textwrap.dedent("""
