@@ -17,6 +17,20 @@ def face_image(size=256):
     return np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR))
 
 
+def librosa_mel_window(samples, cfg, timestamp):
+    """The independent reference for a frame's mel image: librosa's power mel spectrogram of the
+    whole track in dB (ref max, 80 dB range), 128 columns centred on ``timestamp``, -80 outside."""
+    import librosa
+
+    full = librosa.feature.melspectrogram(y=samples, sr=cfg.sample_rate, n_fft=cfg.n_fft,
+                                          hop_length=cfg.hop_length, n_mels=128)
+    centre = int(round(timestamp * cfg.sample_rate / cfg.hop_length))
+    cols = [j for j in range(centre - 64, centre + 64) if 0 <= j < full.shape[1]]
+    want = np.full((128, 128), -80.0, np.float32)
+    want[:, [j - centre + 64 for j in cols]] = librosa.power_to_db(full[:, cols], ref=np.max, top_db=80)
+    return want
+
+
 def write_video(path, frames, fps=25, audio=None, sample_rate=44100, pts=None, codec="libx264",
                 fmt=None):
     """Encode RGB frames (and an optional mono float audio signal) with PyAV.
