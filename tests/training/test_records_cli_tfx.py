@@ -57,6 +57,21 @@ def test_train_cli_on_records(records, tmp_path):
 
 
 @pytest.mark.slow
+def test_train_cli_search_keeps_the_best_value_on_validation(records, tmp_path, capsys):
+    (tmp_path / "cfg.json").write_text(_cfg().to_json())
+    code = cli.main(["train", "--config", str(tmp_path / "cfg.json"), "--records", str(records),
+                     "--out", str(tmp_path / "run"), "--search", "units=2,8"])
+    assert code == 0
+    search = json.loads((tmp_path / "run" / "search.json").read_text())
+    scores = {int(k): v for k, v in search["scores"].items()}
+    assert sorted(scores) == [2, 8] and search["best"] == max(scores, key=scores.get)
+    for units in (2, 8):  # one full run per value, each with its own validation metrics
+        run = json.loads((tmp_path / "run" / f"units={units}" / "metrics.json").read_text())
+        assert run["val_mean_ccc"] == pytest.approx(scores[units])
+    assert f'"model": "{tmp_path / "run" / ("units=" + str(search["best"])) / "model.keras"}"' in capsys.readouterr().out
+
+
+@pytest.mark.slow
 def test_tfx_run_fn_on_records(records, tmp_path):
     fn_args = types.SimpleNamespace(
         train_files=[str(records / "train" / "*")], eval_files=[str(records / "val" / "*")],
