@@ -18,7 +18,7 @@ from keras import layers, ops
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
 from affect_tf.layers import GatedMultimodalUnit, StateAttentionLSTM
-from affect_tf.models.adversarial.combiner import LatentEncoder, quadrant, zq
+from affect_tf.models.adversarial.latent_encoder import LatentEncoder, quadrant, zq
 from affect_tf.models.adversarial.common import AdversarialModel, fold, modality_image, unfold
 from affect_tf.models.adversarial.dilast import LatentFrontendFields, make_frontend
 

@@ -1,7 +1,7 @@
 """Presets of the CNN-RNN family, named after ``004``'s variants (§5, Tables 3 and 5)."""
 from __future__ import annotations
 
-from affect_tf.models.cnn_rnn.cnn_multi_rnn import CnnRnnConfig
+from affect_tf.models.cnn_rnn.cnn_rnn import CnnRnnConfig
 from affect_tf.models.cnn_rnn.fusion import ModelLevelFusionConfig
 from affect_tf.presets import register_preset
 

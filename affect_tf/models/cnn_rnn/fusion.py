@@ -10,7 +10,7 @@ from keras import ops
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
 from affect_tf.models import AffectModel
-from affect_tf.models.cnn_rnn.cnn_multi_rnn import CnnRnn, CnnRnnConfig
+from affect_tf.models.cnn_rnn.cnn_rnn import CnnRnn, CnnRnnConfig
 
 FUSIONS = ("rnn", "fc")
 
