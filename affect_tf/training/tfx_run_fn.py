@@ -14,6 +14,8 @@ import shutil
 import tempfile
 
 from affect_tf.config import config_from_dict
+from affect_tf.export import export_for_serving
+from affect_tf.files import atomic_path
 from affect_tf.training.config import TrainConfig
 from affect_tf.training.trainer import train_and_evaluate
 
@@ -65,30 +67,18 @@ def run_fn(fn_args):
         val_data=list(fn_args.eval_files) if getattr(fn_args, "eval_files", None) else None,
     )
     serving = result.model.inference_model() if hasattr(result.model, "inference_model") else result.model
-    keras_copy = keras_copy_path(fn_args.serving_model_dir)
-    os.makedirs(os.path.dirname(keras_copy), exist_ok=True)
-    result.model.save(keras_copy + ".tmp.keras")
-    os.replace(keras_copy + ".tmp.keras", keras_copy)
+    with atomic_path(keras_copy_path(fn_args.serving_model_dir)) as tmp:
+        result.model.save(str(tmp))
     metadata = {"train_config": cfg.to_dict(), "metrics": result.metrics}
+    # TFX wants the SavedModel itself in serving_model_dir (the Pusher adds the version),
+    # so export as version 1 beside it and move that folder into place.
+    target = os.path.abspath(fn_args.serving_model_dir)
+    staging = tempfile.mkdtemp(prefix=".export-", dir=os.path.dirname(target))
     try:
-        from affect_tf.export import export_for_serving
-    except ImportError:
-        export_for_serving = None
-    if export_for_serving is not None:
-        # TFX wants the SavedModel itself in serving_model_dir (the Pusher adds the version),
-        # so export as version 1 beside it and move that folder into place.
-        target = os.path.abspath(fn_args.serving_model_dir)
-        staging = tempfile.mkdtemp(prefix=".export-", dir=os.path.dirname(target))
-        try:
-            version_dir = export_for_serving(serving, staging, version=1, metadata=metadata)
-            if os.path.isdir(target) and not os.listdir(target):
-                os.rmdir(target)
-            os.rename(version_dir, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    else:
-        os.makedirs(fn_args.serving_model_dir, exist_ok=True)
-        serving.save(os.path.join(fn_args.serving_model_dir, "model.keras"))
-        with open(os.path.join(fn_args.serving_model_dir, "metadata.json"), "w") as f:
-            json.dump(metadata, f, indent=2, sort_keys=True)
+        version_dir = export_for_serving(serving, staging, version=1, metadata=metadata)
+        if os.path.isdir(target) and not os.listdir(target):
+            os.rmdir(target)
+        os.rename(version_dir, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return result

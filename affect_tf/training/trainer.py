@@ -37,17 +37,18 @@ Contract for models and trainers
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import importlib.util
 import json
 import os
 import pathlib
+import pkgutil
 import warnings
 from typing import Any
 
 import keras
 
 from affect_tf import features, presets
+from affect_tf.files import atomic_path, write_text_atomic
 from affect_tf.training.config import TrainConfig
 
 MASK_KEYS = (features.FACE_MASK, features.AUDIO_MASK, features.FRAME_MASK)
@@ -96,13 +97,6 @@ def make_optimizer(train_config: TrainConfig):
     return classes[train_config.optimizer](**kwargs)
 
 
-def _import_object(target: str):
-    module, _, name = target.partition(":")
-    if not module or not name:
-        raise ValueError(f"trainer_class must be 'module:Class', got {target!r}")
-    return getattr(importlib.import_module(module), name)
-
-
 def _select_inputs(dataset, input_names):
     """Keep only the features the model takes (plus the masks), so no unused tensor is fed."""
     keep = set(input_names) | set(MASK_KEYS)
@@ -118,12 +112,7 @@ def make_data(data, train_config: TrainConfig, model_config, training: bool):
     if data is None:
         return None
     if isinstance(data, (str, os.PathLike, list, tuple)):
-        try:
-            from affect_tf.data import reader
-        except ImportError as error:  # the reader lives in the records part
-            raise RuntimeError(
-                f"reading records {data!r} needs affect_tf.data.reader ({error})"
-            ) from error
+        from affect_tf.data import reader
         patterns = [str(p) for p in data] if isinstance(data, (list, tuple)) else str(data)
         shapes = model_config.input_shapes()
         modalities = tuple(k for k in shapes if k in reader.MODALITIES)
@@ -206,7 +195,7 @@ def train_and_evaluate(
                 _warm_start(model, train_config.warm_start)
             trainer_target = type(model_config).trainer_class
             if trainer_target:
-                trainer = _import_object(trainer_target)(model, train_config)
+                trainer = pkgutil.resolve_name(trainer_target)(model, train_config)
                 if not trainer.built:  # fit's BackupAndRestore needs built weights
                     trainer(dummy, training=False)
             else:
@@ -247,10 +236,9 @@ def train_and_evaluate(
 
     serving = model.inference_model() if hasattr(model, "inference_model") else model
     keras_path = workdir / "model.keras"
-    tmp = workdir / "model.tmp.keras"
-    serving.save(str(tmp))
-    os.replace(tmp, keras_path)  # atomic: a reader never sees a half-written model
-    (workdir / "metrics.json").write_text(json.dumps(final, indent=2, sort_keys=True))
+    with atomic_path(keras_path) as tmp:
+        serving.save(str(tmp))
+    write_text_atomic(workdir / "metrics.json", json.dumps(final, indent=2, sort_keys=True))
     return TrainResult(
         model=model,
         trainer=trainer,
