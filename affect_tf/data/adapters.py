@@ -88,13 +88,26 @@ def assign_subject_splits(recordings, n_folds: int = 5, fold: int = 0, seed: int
 # ---------------------------------------------------------------------------- helpers
 
 
+SPLIT_WORDS = {"train": "train", "training": "train", "valid": "validation", "validation": "validation",
+               "val": "validation", "dev": "validation", "devel": "validation",
+               "development": "validation", "test": "test", "testing": "test"}
+
+
 def _split_from_name(name: str) -> str | None:
-    low = name.lower()
-    for token, split in (("train", "train"), ("valid", "validation"), ("val_", "validation"),
-                         ("test", "test")):
-        if token in low:
-            return split
+    """The split a file or folder name spells as a whole word (``Train_Set``, ``omg_TestVideos``,
+    ``Devel_03``); words are cut at non-letters and at lower-to-upper case changes, so
+    ``constraints`` or ``latest`` name no split."""
+    for word in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name):
+        if word.lower() in SPLIT_WORDS:
+            return SPLIT_WORDS[word.lower()]
     return None
+
+
+def _split_from_path(path: pathlib.Path, root: pathlib.Path) -> str | None:
+    """The split named by the file, else by its nearest folder below the drop ``root`` (never by
+    the folders the drop itself sits in)."""
+    names = [path.stem, *(p.name for p in path.relative_to(root).parents if p.name)]
+    return next((s for s in map(_split_from_name, names) if s), None)
 
 
 def _index_files(root: pathlib.Path, extensions) -> dict[str, pathlib.Path]:
@@ -408,8 +421,7 @@ def _timed_dataset(root, name, scale, value_scale=1.0) -> list[Recording]:
         arousal, a_in = resample_to_frames(ta, a / value_scale, fps, n)
         valence, v_mask = _mask_and_clip(valence, source)
         arousal, a_mask = _mask_and_clip(arousal, source)
-        split = _split_from_name(source.stem) or _split_from_name(str(source.parent)) or "train"
-        split = "validation" if "devel" in str(source).lower() else split
+        split = _split_from_path(source, root) or "train"
         recordings.append(Recording(
             id=stem, video=str(video), audio=None, subject=subjects.get(stem, stem), split=split,
             fps=fps, valence=valence, arousal=arousal,

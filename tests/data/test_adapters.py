@@ -125,6 +125,26 @@ def test_recola_arff_and_sewa_csv_layouts(tmp_path, monkeypatch):
     np.testing.assert_allclose(rec.valence, [0.2, 0.28, 0.36], atol=1e-6)
 
 
+@pytest.mark.parametrize("drop_root", ["data/latest/sewa", "home/x/constraints/sewa", "devel_backup/sewa"])
+def test_timed_layout_split_ignores_the_folders_above_the_drop(tmp_path, monkeypatch, drop_root):
+    monkeypatch.setattr(adapters, "video_fps", lambda path: 25.0)
+    root = tmp_path / drop_root
+    rows = "time;arousal;valence\n0.0;0.1;0.2\n0.1;0.3;0.4\n"
+    for name, folder in (("P01", "labels"), ("P02", "Test/labels"), ("P03", "Devel")):
+        _write(root / f"{name}.avi", "")
+        _write(root / folder / f"{name}.csv", rows)
+    splits = {r.id: r.split for r in adapters.load_manifest("sewa", root)}
+    # "latest" holds "test", "constraints" holds "train", "devel_backup" is above the drop root
+    assert splits == {"P01": "train", "P02": "test", "P03": "validation"}
+
+
+def test_split_names_match_whole_words():
+    names = {"Train_Set": "train", "omg_ValidationVideos": "validation", "Devel_03": "validation",
+             "dev_1": "validation", "omg_TestVideos": "test", "TRAIN": "train",
+             "constraints": None, "latest": None, "invalid": None, "VA_Set": None}
+    assert {n: adapters._split_from_name(n) for n in names} == names
+
+
 def test_csv_manifest_with_and_without_labels(tmp_path):
     _write(tmp_path / "media" / "a.mp4", "")
     _write(tmp_path / "media" / "b.mp4", "")
