@@ -16,6 +16,7 @@ LIBRARY = [
     "scikit-image>=0.22",
     "apache-beam>=2.59",
     "grpcio>=1.60",
+    "urllib3>=1.26",
     "tensorflow-serving-api>=2.16",
 ]
 

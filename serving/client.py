@@ -2,55 +2,44 @@
 
 The same client talks to a ``tensorflow/serving`` container and to :mod:`serving.server`.
 Calls have a deadline, are retried with exponential backoff while the server is ``UNAVAILABLE``
-(starting, restarting, not reachable yet), and fail with :class:`ServingError`, which names the
-call, the model and the server and carries the gRPC status code.
+(starting, restarting, not reachable yet) by the transport's own retry policy (gRPC's service
+config; urllib3's ``Retry`` for REST), and fail with :class:`~serving.protocol.ServingError`,
+which names the call, the model and the server and carries the gRPC status code.
 """
 from __future__ import annotations
 
-import base64
 import json
 import time
-import urllib.error
-import urllib.request
 
 import grpc
 import numpy as np
 
 from affect_tf import export as export_lib
+from serving.protocol import (GRPC_CODE, METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES,
+                              ServingError, from_tensor_proto, to_json_value, to_tensor_proto)
 
-METADATA_FIELD_SIGNATURES = "signature_def"
-METADATA_FIELD_AFFECT = "affect_tf_metadata"
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+# gRPC treats a retry policy's maxAttempts above 5 as 5 (gRFC A6).
+GRPC_MAX_ATTEMPTS = 5
+_SERVICES = ("tensorflow.serving.PredictionService", "tensorflow.serving.ModelService")
 
 
-class ServingError(RuntimeError):
-    """A failed serving call; ``code`` is a ``grpc.StatusCode`` (REST errors are mapped to one)."""
-
-    def __init__(self, message: str, code: grpc.StatusCode = grpc.StatusCode.UNKNOWN):
-        super().__init__(message)
-        self.code = code
-
-
-def to_tensor_proto(array):
-    """numpy array -> ``TensorProto`` (raw ``tensor_content`` for numbers; bytes for strings)."""
-    import tensorflow as tf
-
-    array = np.asarray(array)
-    if array.dtype.kind in "SUO":
-        return tf.make_tensor_proto(array)
-    array = np.ascontiguousarray(array)
-    proto = tf.make_tensor_proto([], dtype=tf.dtypes.as_dtype(array.dtype))
-    proto.ClearField("tensor_shape")
-    for d in array.shape:
-        proto.tensor_shape.dim.add().size = d
-    proto.tensor_content = array.tobytes()
-    return proto
-
-
-def from_tensor_proto(proto) -> np.ndarray:
-    import tensorflow as tf
-
-    return tf.make_ndarray(proto)
+def retry_service_config(attempts: int, backoff: float) -> dict:
+    """gRPC service config making up to ``attempts`` tries of every TF Serving call while the
+    server answers ``UNAVAILABLE``, the n-th retry after a random delay of at most
+    ``backoff * 2**(n-1)`` seconds. Empty (no retries) for one attempt."""
+    if attempts < 2:
+        return {}
+    return {"methodConfig": [{
+        "name": [{"service": service} for service in _SERVICES],
+        "retryPolicy": {
+            "maxAttempts": attempts,
+            "initialBackoff": f"{backoff:.6f}s",
+            "maxBackoff": f"{backoff * 2 ** (attempts - 2):.6f}s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": ["UNAVAILABLE"],
+        },
+    }]}
 
 
 class ServingClient:
@@ -65,11 +54,13 @@ class ServingClient:
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-        self.target, self.model_name = target, model_name
-        self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self.target, self.model_name, self.timeout = target, model_name, timeout
+        self.attempts = max(1, min(retries + 1, GRPC_MAX_ATTEMPTS))
         self._channel = grpc.insecure_channel(target, options=[
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.enable_retries", int(self.attempts > 1)),
+            ("grpc.service_config", json.dumps(retry_service_config(self.attempts, backoff))),
         ])
         self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._model_stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
@@ -93,21 +84,14 @@ class ServingClient:
             spec.signature_name = signature
 
     def _call(self, what, method, request, timeout):
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
-            try:
-                return method(request, timeout=self.timeout if timeout is None else timeout)
-            except grpc.RpcError as exc:
-                code = exc.code()
-                if code == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                raise ServingError(
-                    f"{what} for model {self.model_name!r} at {self.target} failed: "
-                    f"{code.name}: {exc.details()}"
-                    + (f" (after {attempt + 1} attempts)" if code == grpc.StatusCode.UNAVAILABLE else ""),
-                    code) from None
+        try:
+            return method(request, timeout=self.timeout if timeout is None else timeout)
+        except grpc.RpcError as exc:
+            code = exc.code()
+            unavailable = code == grpc.StatusCode.UNAVAILABLE
+            tried = f" (retry policy: {self.attempts - 1} retries at most)" if unavailable else ""
+            raise ServingError(code, f"{what} for model {self.model_name!r} at {self.target} failed: "
+                                     f"{code.name}: {exc.details()}{tried}") from None
 
     def predict(self, inputs: dict, signature: str = export_lib.DEFAULT_SIGNATURE,
                 version: int | None = None, version_label: str | None = None,
@@ -187,13 +171,10 @@ class ServingClient:
                 if time.monotonic() > deadline:
                     raise
             if time.monotonic() > deadline:
-                raise ServingError(f"{self.model_name} version {version} not available at "
-                                   f"{self.target} after {timeout} s", grpc.StatusCode.DEADLINE_EXCEEDED)
+                raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                   f"{self.model_name} version {version} not available at "
+                                   f"{self.target} after {timeout} s")
             time.sleep(0.2)
-
-
-_HTTP_TO_GRPC = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
-                 503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
 class RestServingClient:
@@ -201,52 +182,42 @@ class RestServingClient:
 
     def __init__(self, base_url: str, model_name: str = "affect", timeout: float = 10.0,
                  retries: int = 3, backoff: float = 0.2):
+        import urllib3
+
         self.base_url, self.model_name = base_url.rstrip("/"), model_name
-        self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        # Connection failures and 503 are retried: at once the first time, then after
+        # backoff * 2**(n-1) s before the n-th retry.
+        retry = urllib3.Retry(total=retries, backoff_factor=backoff, status_forcelist=(503,),
+                              allowed_methods=None, raise_on_status=False)
+        self._http = urllib3.PoolManager(retries=retry, timeout=timeout)
 
     def _url(self, version, suffix=""):
         path = f"{self.base_url}/v1/models/{self.model_name}"
         return path + (f"/versions/{int(version)}" if version is not None else "") + suffix
 
     def _request(self, what, url, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
-            request = urllib.request.Request(url, data=data, method="POST" if data else "GET",
-                                             headers={"Content-Type": "application/json"})
+        import urllib3
+
+        try:
+            reply = self._http.request("GET" if body is None else "POST", url,
+                                       body=None if body is None else json.dumps(body).encode(),
+                                       headers={"Content-Type": "application/json"})
+        except urllib3.exceptions.HTTPError as exc:
+            raise ServingError(grpc.StatusCode.UNAVAILABLE,
+                               f"{what} {url} failed: server unreachable: {exc}") from None
+        if reply.status >= 400:
+            detail = reply.data.decode(errors="replace")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                    return json.loads(reply.read())
-            except urllib.error.HTTPError as exc:
-                detail = exc.read().decode(errors="replace")
-                try:
-                    detail = json.loads(detail).get("error", detail)
-                except (ValueError, AttributeError):
-                    pass
-                code = _HTTP_TO_GRPC.get(exc.code, grpc.StatusCode.UNKNOWN)
-                if code == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                raise ServingError(f"{what} {url} failed: HTTP {exc.code} ({code.name}): {detail}",
-                                   code) from None
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-                if attempt < self.retries:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                raise ServingError(f"{what} {url} failed: server unreachable after "
-                                   f"{attempt + 1} attempts: {exc}", grpc.StatusCode.UNAVAILABLE) from None
+                detail = json.loads(detail).get("error", detail)
+            except (ValueError, AttributeError):
+                pass
+            code = GRPC_CODE.get(reply.status, grpc.StatusCode.UNKNOWN)
+            raise ServingError(code, f"{what} {url} failed: HTTP {reply.status} ({code.name}): {detail}")
+        return json.loads(reply.data)
 
     def predict(self, inputs: dict, signature: str = export_lib.DEFAULT_SIGNATURE,
                 version: int | None = None) -> dict:
-        def encode(value):
-            value = np.asarray(value)
-            if value.dtype.kind in "SO":
-                return [{"b64": base64.b64encode(v).decode()} for v in value.ravel()]
-            return value.tolist()
-
-        body = {"signature_name": signature, "inputs": {k: encode(v) for k, v in inputs.items()}}
+        body = {"signature_name": signature, "inputs": {k: to_json_value(v) for k, v in inputs.items()}}
         reply = self._request("predict", self._url(version, ":predict"), body)
         outputs = reply["outputs"]
         if not isinstance(outputs, dict):  # a single-output signature answers a bare list
