@@ -18,8 +18,7 @@ Signatures
 ``serving_sequence_example``
     ``examples``: string (B,) serialized ``tf.train.SequenceExample`` in the record schema
     (:mod:`affect_tf.data.schema`); recordings of different lengths are padded to the longest,
-    and ``frame_mask`` (B, T) says which output frames are real. Only exported when the schema
-    module is importable.
+    and ``frame_mask`` (B, T) says which output frames are real.
 """
 from __future__ import annotations
 
@@ -32,6 +31,7 @@ import tempfile
 import time
 
 from affect_tf import features as F
+from affect_tf.files import version_dirs, write_text_atomic
 
 METADATA_FILE = "affect_tf_metadata.json"
 DEFAULT_SIGNATURE = "serving_default"
@@ -93,13 +93,12 @@ def model_crop_size(model, default: int = 96) -> int:
 
 
 def make_serving_signatures(model, crop_size: int | None = None, input_names=None,
-                            sequence_examples: bool | None = None,
+                            sequence_examples: bool = True,
                             use_inference_model: bool = True) -> dict:
     """``{signature name: tf.function}`` for ``model`` (its ``inference_model()`` when it has one).
 
     ``crop_size`` defaults to the model config's face shape (96 without one).
-    ``sequence_examples``: add the serialized-``SequenceExample`` signature (default: when
-    :mod:`affect_tf.data.schema` can be imported).
+    ``sequence_examples``: add the serialized-``SequenceExample`` signature.
     """
     import tensorflow as tf
 
@@ -126,12 +125,6 @@ def make_serving_signatures(model, crop_size: int | None = None, input_names=Non
         return _outputs(model, feats)
 
     signatures = {DEFAULT_SIGNATURE: serve}
-    if sequence_examples is None:
-        try:
-            from affect_tf.data import schema  # noqa: F401
-            sequence_examples = hasattr(schema, "parse_sequence_example")
-        except ImportError:
-            sequence_examples = False
     if sequence_examples:
         signatures[SEQUENCE_EXAMPLE_SIGNATURE] = _sequence_example_signature(model, names, crop_size)
     return signatures
@@ -167,10 +160,8 @@ def _sequence_example_signature(model, names, crop_size):
 
 def next_version(base_dir) -> int:
     """One more than the largest integer version under ``base_dir`` (1 when empty)."""
-    base = pathlib.Path(base_dir)
-    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()] \
-        if base.is_dir() else []
-    return max(versions, default=0) + 1
+    versions = version_dirs(base_dir, require=None)
+    return versions[-1][0] + 1 if versions else 1
 
 
 def export_for_serving(model, base_dir, version: int | None = None, metadata: dict | None = None,
@@ -224,6 +215,15 @@ def read_metadata(version_dir) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def update_metadata(version_dir, changes: dict) -> dict:
+    """Merge ``changes`` into an export's metadata (before it is published: versions are
+    immutable once a server may load them); returns the new metadata."""
+    meta = {**read_metadata(version_dir), **changes}
+    write_text_atomic(pathlib.Path(version_dir) / "assets" / METADATA_FILE,
+                      json.dumps(meta, indent=2, sort_keys=True))
+    return meta
+
+
 def models_config(models: dict, version_policy: str = "latest", num_versions: int = 1,
                   versions=(), version_labels: dict | None = None) -> str:
     """TF Serving ``--model_config_file`` text for ``{name: base_path}``.
@@ -273,12 +273,6 @@ def batching_config(max_batch_size: int = 32, batch_timeout_micros: int = 2000,
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: pathlib.Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def register(parser: argparse.ArgumentParser) -> None:
     """``affect-tf export MODEL.keras BASE_DIR``: SavedModel version + TF Serving configs."""
     parser.add_argument("model", help="a saved .keras model (from `affect-tf train`)")
@@ -304,8 +298,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         path = export_for_serving(model, args.base_dir, args.version, metadata, args.crop_size)
         base = pathlib.Path(args.base_dir)
         serving_path = args.serving_base_path or str(base.resolve())
-        _write_atomic(base / "models.config", models_config({args.name: serving_path}))
-        _write_atomic(base / "batching.config", batching_config())
+        write_text_atomic(base / "models.config", models_config({args.name: serving_path}))
+        write_text_atomic(base / "batching.config", batching_config())
         print(f"exported {path}; wrote {base / 'models.config'} and {base / 'batching.config'}")
         return 0
 

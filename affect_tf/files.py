@@ -60,3 +60,12 @@ def latest_version_dir(base, require: str | None = "saved_model.pb") -> pathlib.
     """The newest complete version folder under ``base``, or None when there is none."""
     found = version_dirs(base, require)
     return found[-1][1] if found else None
+
+
+def find_saved_model(path) -> pathlib.Path:
+    """The SavedModel folder at ``path``: itself, or its newest complete version folder."""
+    path = pathlib.Path(path)
+    found = path if (path / "saved_model.pb").is_file() else latest_version_dir(path)
+    if found is None:
+        raise FileNotFoundError(f"no SavedModel (saved_model.pb) in {path} or its version folders")
+    return found

@@ -1,25 +1,33 @@
 """Post-processing of per-frame predictions (``004`` §6.3, §7): median filtering per dimension,
 smoothing of per-utterance predictions, per-utterance mean/median aggregation, and choosing each
-step only when it raises the validation CCC. NumPy only (runs after the model, on any backend).
+step only when it raises the validation CCC. NumPy/SciPy only (runs after the model, on any
+backend).
+
+This is the one median filter of the project: the evaluator, ``serving.predict`` and
+:func:`choose_median_windows` all call :func:`median_filter`, so a window chosen here means the
+same everywhere it is applied.
 """
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from affect_tf import metrics
 
+MEDIAN_WINDOWS = (1, 3, 5, 9, 17, 33, 81)  # 004 §7 reports 81 (valence) and 3 (arousal)
+
 
 def median_filter(values, window: int) -> np.ndarray:
-    """Running median over axis 0 with zero padding at the ends (as ``scipy.signal.medfilt``)."""
+    """Running median over axis 0 with a centred odd ``window``. The ends repeat the first and
+    last values (``mode="nearest"``): zero padding would pull the ends of a trace towards
+    neutral (0), a bias the labels do not have."""
     values = np.asarray(values, dtype="float64")
+    window = int(window)
     if window < 1 or window % 2 == 0:
         raise ValueError(f"median window must be a positive odd number, got {window}")
-    if window == 1:
+    if window == 1 or len(values) == 0:
         return values.copy()
-    half = window // 2
-    padded = np.pad(values, [(half, half)] + [(0, 0)] * (values.ndim - 1))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)
-    return np.median(windows, axis=-1)
+    return ndimage.median_filter(values, size=(window,) + (1,) * (values.ndim - 1), mode="nearest")
 
 
 def median_filter_per_dimension(predictions, windows=(81, 3)) -> np.ndarray:
@@ -55,23 +63,24 @@ def aggregate(predictions, mask=None, how: str = "median") -> np.ndarray:
     raise ValueError(f"how must be 'median' or 'mean', got {how!r}")
 
 
-def _ccc(pred, label):
-    return float(metrics.ccc(label, pred))
+def choose_median_windows(predictions, labels, label_masks=None, candidates=MEDIAN_WINDOWS):
+    """Per dimension, the window (1 = none) that maximises the validation CCC over all labelled
+    frames of all sequences.
 
-
-def choose_median_windows(predictions, labels, candidates=(1, 3, 5, 9, 17, 33, 81)):
-    """Per dimension, the window (1 = none) that maximises the validation CCC over all sequences.
-
-    ``predictions`` and ``labels``: lists of (T_i, 2) arrays, one per validation sequence.
-    A step is kept only when it helps (004 §6.3): window 1 wins ties.
+    ``predictions``, ``labels`` (and ``label_masks``, 1 where a label is known): lists of (T_i, 2)
+    arrays, one per validation sequence. A step is kept only when it helps (004 §6.3): the
+    smaller window wins ties.
     """
+    if label_masks is None:
+        label_masks = [np.ones(np.shape(l)) for l in labels]
     chosen = []
     for d in range(2):
-        label = np.concatenate([np.asarray(l)[:, d] for l in labels])
+        label = np.concatenate([np.asarray(l, "float64")[:, d] for l in labels])
+        mask = np.concatenate([np.asarray(m, "float64")[:, d] for m in label_masks])
         best = (None, -np.inf)
-        for window in candidates:
+        for window in sorted(candidates):
             pred = np.concatenate([median_filter(np.asarray(p)[:, d], window) for p in predictions])
-            score = _ccc(pred, label)
+            score = float(metrics.ccc(label, pred, mask))
             if score > best[1] + 1e-9:
                 best = (window, score)
         chosen.append(best[0])

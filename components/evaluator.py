@@ -2,7 +2,9 @@
 blessing against the currently blessed model (both evaluated here on the same records).
 
 TFMA cannot load a Keras 3 export as a Keras model and has no per-utterance view, so the scoring
-is :mod:`affect_tf.evaluation`; this component reads the artifacts and writes the standard
+is :mod:`affect_tf.evaluation` (on predictions from :mod:`affect_tf.evaluation_io`); without a
+``median_window`` in ``evaluation_config`` the one chosen at training time (export metadata)
+post-processes both models. This component reads the artifacts and writes the standard
 ``ModelEvaluation`` (``report.json``, ``predictions.png``) and ``ModelBlessing`` artifacts. The
 blessing carries the properties TFX's ``LatestBlessedModelStrategy`` and ``Pusher`` read
 (``blessed``, ``current_model_id``, ...), so the standard resolvers work with it.
@@ -17,8 +19,9 @@ from tfx.components.evaluator import constants
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from affect_tf import evaluation as affect_evaluation
-from affect_tf.config import config_from_dict
+from affect_tf import evaluation_io
+from affect_tf.evaluation import bless
+from affect_tf.files import write_text_atomic
 from components.record_statistics import split_files
 
 Examples = tfx.types.standard_artifacts.Examples
@@ -46,9 +49,6 @@ def AffectEvaluator(
     batch_size: tfx.dsl.components.Parameter[int] = 8,
 ):
     """Score ``model`` (and ``baseline_model``) on ``eval_split`` of every examples artifact."""
-    raw = json.loads(evaluation_config) or {}
-    raw.setdefault("type", "EvaluationConfig")
-    config = config_from_dict(raw)
     files = []
     for artifact in examples:
         if eval_split not in artifact_utils.decode_split_names(artifact.split_names):
@@ -57,27 +57,27 @@ def AffectEvaluator(
     if not files:
         raise ValueError(f"no {eval_split!r} split in the examples {[a.uri for a in examples]}")
 
-    report, recordings = affect_evaluation.evaluate_saved_model(serving_dir(model), files, config, batch_size)
+    config = evaluation_io.config_with_export_window(json.loads(evaluation_config) or {}, serving_dir(model))
+    report, recordings = evaluation_io.evaluate_saved_model(serving_dir(model), files, config, batch_size)
     baseline_report = None
     if baseline_model is not None:
-        baseline_report, _ = affect_evaluation.evaluate_saved_model(serving_dir(baseline_model), files, config, batch_size)
-    decision = affect_evaluation.bless(report, baseline_report, config)
+        baseline_report, _ = evaluation_io.evaluate_saved_model(serving_dir(baseline_model), files, config, batch_size)
+    decision = bless(report, baseline_report, config)
     report["eval_split"] = eval_split
     report["baseline"] = baseline_report
     report["blessing"] = {"blessed": decision.blessed, "reason": decision.reason,
                           "candidate": decision.candidate, "baseline": decision.baseline}
-    affect_evaluation.write_json(report, os.path.join(evaluation.uri, REPORT_FILE))
-    affect_evaluation.plot_predictions(recordings, os.path.join(evaluation.uri, PLOT_FILE),
-                                title=f"{eval_split}: {decision.reason}")
+    evaluation_io.write_json(report, os.path.join(evaluation.uri, REPORT_FILE))
+    evaluation_io.plot_predictions(recordings, os.path.join(evaluation.uri, PLOT_FILE),
+                                   title=f"{eval_split}: {decision.reason}")
     evaluation.set_float_custom_property("score", decision.candidate)
     for dim in ("valence", "arousal"):
         for level in ("frame", "utterance"):
             evaluation.set_float_custom_property(f"{level}_{dim}_ccc", report[level][dim]["ccc"])
 
     flag = constants.BLESSED_VALUE if decision.blessed else constants.NOT_BLESSED_VALUE
-    with open(os.path.join(blessing.uri, constants.BLESSED_FILE_NAME if decision.blessed
-                           else constants.NOT_BLESSED_FILE_NAME), "w") as f:
-        f.write(decision.reason + "\n")
+    write_text_atomic(os.path.join(blessing.uri, constants.BLESSED_FILE_NAME if decision.blessed
+                                   else constants.NOT_BLESSED_FILE_NAME), decision.reason + "\n")
     blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY, flag)
     blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
     blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)

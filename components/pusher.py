@@ -15,8 +15,8 @@ import tempfile
 from tfx import v1 as tfx
 from tfx.components.evaluator import constants
 
-from affect_tf import evaluation
 from affect_tf.export import next_version
+from affect_tf.files import find_saved_model, write_text_atomic
 from components.evaluator import serving_dir
 
 Model = tfx.types.standard_artifacts.Model
@@ -50,9 +50,8 @@ def ServingPusher(
     if blessed != constants.BLESSED_VALUE:
         pushed_model.set_int_custom_property("pushed", 0)
         return
-    final = push_saved_model(evaluation.find_saved_model(serving_dir(model)), base_directory)
+    final = push_saved_model(str(find_saved_model(serving_dir(model))), base_directory)
     pushed_model.set_int_custom_property("pushed", 1)
     pushed_model.set_int_custom_property("pushed_version", int(os.path.basename(final)))
     pushed_model.set_string_custom_property("pushed_destination", final)
-    with open(os.path.join(pushed_model.uri, "PUSHED_TO"), "w") as f:
-        f.write(final + "\n")
+    write_text_atomic(os.path.join(pushed_model.uri, "PUSHED_TO"), final + "\n")

@@ -16,6 +16,7 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
 from affect_tf import features as F
+from affect_tf.files import write_text_atomic
 
 Examples = tfx.types.standard_artifacts.Examples
 ExampleStatistics = tfx.types.standard_artifacts.ExampleStatistics
@@ -128,10 +129,8 @@ def RecordStatisticsGen(
     splits = artifact_utils.decode_split_names(examples.split_names)
     for split in splits:
         stats = compute_record_statistics(split_files(examples.uri, split))
-        folder = os.path.join(statistics.uri, f"Split-{split}")
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "stats.json"), "w") as f:
-            json.dump(stats, f, indent=2, sort_keys=True)
+        write_text_atomic(os.path.join(statistics.uri, f"Split-{split}", "stats.json"),
+                          json.dumps(stats, indent=2, sort_keys=True))
     statistics.split_names = artifact_utils.encode_split_names(splits)
     statistics.span = examples.span
 
@@ -150,8 +149,7 @@ def RecordValidator(
     for split in splits:
         with open(os.path.join(statistics.uri, f"Split-{split}", "stats.json")) as f:
             report[split] = find_anomalies(json.load(f), min_face_rate, max_masked_share)
-    with open(os.path.join(anomalies.uri, "anomalies.json"), "w") as f:
-        json.dump(report, f, indent=2, sort_keys=True)
+    write_text_atomic(os.path.join(anomalies.uri, "anomalies.json"), json.dumps(report, indent=2, sort_keys=True))
     anomalies.split_names = artifact_utils.encode_split_names(splits)
     count = sum(len(v) for v in report.values())
     anomalies.set_int_custom_property("anomalies_found", count)

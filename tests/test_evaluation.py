@@ -1,4 +1,5 @@
-"""affect_tf.evaluation against numpy/scipy references and hand-computed cases."""
+"""affect_tf.evaluation and affect_tf.evaluation_io against numpy/scipy references and
+hand-computed cases."""
 import json
 
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 from scipy import ndimage, stats
 
 from affect_tf import evaluation as ev
+from affect_tf import evaluation_io, export, postprocess
 from affect_tf import features as F
 
 
@@ -27,7 +29,7 @@ def make_recordings(seed=0, n=4):
         preds = 0.7 * labels + rng.normal(0, 0.3, (length, 2)) + 0.1
         mask = (rng.uniform(size=(length, 2)) > 0.2).astype(float)
         labels[mask == 0] = -5.0  # Aff-Wild2's "unannotated" sentinel must not leak in
-        out.append(ev.Recording(f"rec{i}", preds, labels, mask))
+        out.append(ev.RecordingPredictions(f"rec{i}", preds, labels, mask))
     return out
 
 
@@ -44,19 +46,34 @@ def test_frame_metrics_match_numpy_over_all_valid_frames():
         assert got[name]["rmse"] == pytest.approx(np.sqrt(np.mean((x - y) ** 2)), abs=1e-5)
 
 
-def test_median_filter_matches_scipy_nearest():
-    x = np.random.default_rng(1).normal(size=50)
-    for window in (1, 3, 9, 81):
-        np.testing.assert_allclose(ev.median_filter(x, window), ndimage.median_filter(x, window, mode="nearest"))
+def test_chosen_median_window_is_the_evaluators_best():
+    # Traces that sit far from 0 at their ends: an edge rule that pads with zeros scores the
+    # windows differently from one that repeats the end values, so the chooser must filter as
+    # the evaluator does.
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 40)
+    recs = []
+    for i in range(6):
+        labels = np.stack([0.8 - 0.1 * t + 0.05 * np.sin(20 * t + i), -0.7 + 0.1 * t], -1)
+        recs.append(ev.RecordingPredictions(str(i), labels + rng.normal(0, 0.15, labels.shape), labels,
+                                            np.ones_like(labels)))
+    candidates = (1, 3, 5, 9, 17, 33)
+    chosen = ev.choose_median_window(recs, candidates)
+    for d, name in enumerate(("valence", "arousal")):
+        scores = {}
+        for w in candidates:
+            window = (w, 1) if d == 0 else (1, w)
+            scores[w] = ev.evaluate_recordings(recs, ev.EvaluationConfig(median_window=window))["frame"][name]["ccc"]
+        assert chosen[d] == max(scores, key=scores.get)
 
 
 def test_utterance_metrics_hand_computed():
     # Three utterances with constant labels (as in OMG-Emotion); median of the frames predicts.
     recs = [
-        ev.Recording("a", np.array([[0.1, 0.0], [0.3, 0.2], [0.9, 0.4]]), np.full((3, 2), 0.2), np.ones((3, 2))),
-        ev.Recording("b", np.array([[-0.5, 0.5], [-0.4, 0.7]]), np.full((2, 2), -0.6), np.ones((2, 2))),
+        ev.RecordingPredictions("a", np.array([[0.1, 0.0], [0.3, 0.2], [0.9, 0.4]]), np.full((3, 2), 0.2), np.ones((3, 2))),
+        ev.RecordingPredictions("b", np.array([[-0.5, 0.5], [-0.4, 0.7]]), np.full((2, 2), -0.6), np.ones((2, 2))),
         # last frame unlabelled: its (wild) prediction is left out of the utterance value
-        ev.Recording("c", np.array([[0.6, -0.2], [0.8, -0.4], [-9.0, 9.0]]), np.full((3, 2), 0.7),
+        ev.RecordingPredictions("c", np.array([[0.6, -0.2], [0.8, -0.4], [-9.0, 9.0]]), np.full((3, 2), 0.7),
                      np.array([[1, 1], [1, 1], [0, 0]], float)),
     ]
     pred, label, mask = ev.utterance_values(recs[0], "median")
@@ -77,7 +94,7 @@ def test_utterance_metrics_hand_computed():
 def test_postprocessing_applies_per_dimension_windows():
     rec = make_recordings(n=1)[0]
     config = ev.EvaluationConfig(median_window=(5, 1))
-    out = ev.postprocess(rec, config)
+    out = ev.postprocess_predictions(rec, config)
     np.testing.assert_allclose(out.predictions[:, 0], ndimage.median_filter(rec.predictions[:, 0], 5, mode="nearest"))
     np.testing.assert_allclose(out.predictions[:, 1], rec.predictions[:, 1])
 
@@ -88,7 +105,7 @@ def test_report_score_and_bless_rule():
     good = ev.evaluate_recordings(recs, config)
     assert good["score"]["value"] == pytest.approx(
         np.mean([good["frame"]["valence"]["ccc"], good["frame"]["arousal"]["ccc"]]))
-    worse_recs = [ev.Recording(r.recording_id, 0.5 * r.predictions + 0.5 * np.random.default_rng(3).normal(
+    worse_recs = [ev.RecordingPredictions(r.recording_id, 0.5 * r.predictions + 0.5 * np.random.default_rng(3).normal(
         size=r.predictions.shape), r.labels, r.label_mask) for r in recs]
     worse = ev.evaluate_recordings(worse_recs, config)
     assert worse["score"]["value"] < good["score"]["value"]
@@ -149,9 +166,22 @@ def test_collect_predictions_stitches_windows_and_drops_padding():
 def test_report_and_plot_written(tmp_path):
     recs = make_recordings()
     report = ev.evaluate_recordings(recs, ev.EvaluationConfig())
-    path = ev.write_json(report, str(tmp_path / "out" / "report.json"))
+    path = evaluation_io.write_json(report, str(tmp_path / "out" / "report.json"))
     assert json.load(open(path))["frame"]["valence"]["ccc"] == pytest.approx(report["frame"]["valence"]["ccc"])
-    png = ev.plot_predictions(recs, str(tmp_path / "out" / "plot.png"), title="t")
+    png = evaluation_io.plot_predictions(recs, str(tmp_path / "out" / "plot.png"), title="t")
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plot.png", "report.json"]
+
+
+def test_evaluation_config_takes_the_export_window_unless_given(tmp_path):
+    version = tmp_path / "models" / "3"
+    (version / "assets").mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"")
+    export.update_metadata(version, {"median_window": [33, 3]})
+    base = tmp_path / "models"
+    assert evaluation_io.config_with_export_window({"floor": 0.2}, str(base)).median_window == (33, 3)
+    given = evaluation_io.config_with_export_window({"median_window": [1, 5]}, str(base))
+    assert given.median_window == (1, 5)
+    (version / "assets" / export.METADATA_FILE).unlink()
+    assert evaluation_io.config_with_export_window({}, str(base)).median_window == (1, 1)

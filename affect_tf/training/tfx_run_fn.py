@@ -5,6 +5,8 @@ read here. ``fn_args.custom_config["train_config"]`` holds a :class:`TrainConfig
 dict from ``TrainConfig.to_dict()``); ``train_steps``/``eval_steps`` override its step counts.
 The full Keras model is also saved as ``<model artifact>/Format-Keras/model.keras``; when TFX
 passes ``fn_args.base_model`` (a previous Model's serving dir), training warm-starts from it.
+With eval files, the median-filter window per dimension that maximises the export's CCC on them
+is stored as the export metadata's ``median_window`` (read by the evaluator and ``predict``).
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import shutil
 import tempfile
 
 from affect_tf.config import config_from_dict
-from affect_tf.export import export_for_serving
+from affect_tf.evaluation_io import choose_median_window_on_records
+from affect_tf.export import export_for_serving, update_metadata
 from affect_tf.files import atomic_path
 from affect_tf.training.config import TrainConfig
 from affect_tf.training.trainer import train_and_evaluate
@@ -76,6 +79,9 @@ def run_fn(fn_args):
     staging = tempfile.mkdtemp(prefix=".export-", dir=os.path.dirname(target))
     try:
         version_dir = export_for_serving(serving, staging, version=1, metadata=metadata)
+        if getattr(fn_args, "eval_files", None):  # 004 §6.3: the median window that helps on validation
+            window = choose_median_window_on_records(str(version_dir), list(fn_args.eval_files))
+            update_metadata(version_dir, {"median_window": list(window)})
         if os.path.isdir(target) and not os.listdir(target):
             os.rmdir(target)
         os.rename(version_dir, target)

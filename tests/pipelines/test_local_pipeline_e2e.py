@@ -132,13 +132,21 @@ def test_bless_reject_and_retrain_on_a_new_drop(tmp_path, capsys):
     assert sorted(os.listdir(serving)) == ["1"]
     assert os.path.exists(os.path.join(serving, "1", "saved_model.pb"))
 
-    # The report's CCC, recomputed with numpy from the pushed model on the held-out records.
-    from affect_tf import evaluation as ev
+    # The report's CCC, recomputed with numpy from the pushed model on the held-out records, after
+    # the median filter whose windows the trainer chose and stored in the export metadata.
+    from scipy import ndimage
 
+    from affect_tf import evaluation as ev
+    from affect_tf import evaluation_io, export
+
+    window = export.read_metadata(os.path.join(serving, "1"))["median_window"]
+    assert list(report["config"]["median_window"]) == window
     files = sorted(glob.glob(os.path.join(examples.uri, "Split-validation", "*.tfrecord*")))
-    recs = ev.collect_predictions(ev.saved_model_predictor(os.path.join(serving, "1")), ev.record_batches(files))
+    recs = ev.collect_predictions(evaluation_io.saved_model_predictor(os.path.join(serving, "1")),
+                                  evaluation_io.record_batches(files))
     assert {r.recording_id for r in recs} == {"synth_s04_v0", "synth_s05_v0"}  # held-out subjects
-    pred = np.concatenate([r.predictions for r in recs])
+    pred = np.concatenate([np.stack([ndimage.median_filter(r.predictions[:, d], window[d], mode="nearest")
+                                     for d in range(2)], -1) for r in recs])
     labels = np.concatenate([r.labels for r in recs])
     cccs = [numpy_ccc(pred[:, d], labels[:, d]) for d in range(2)]
     assert np.mean(cccs) == pytest.approx(mean_ccc, abs=1e-4)

@@ -8,6 +8,8 @@ import tensorflow as tf
 
 from affect_tf import cli, features
 from affect_tf.training import TrainConfig
+from affect_tf.export import read_metadata
+from affect_tf.postprocess import MEDIAN_WINDOWS
 from affect_tf.training.tfx_run_fn import run_fn
 
 import tiny_task
@@ -80,7 +82,10 @@ def test_tfx_run_fn_on_records(records, tmp_path):
     result = run_fn(fn_args)
     assert result.history["loss"] and len(result.history["loss"]) == 2
     serving = tmp_path / "serving"
-    assert (serving / "saved_model.pb").exists() or (serving / "model.keras").exists()
+    assert (serving / "saved_model.pb").exists()
+    # the median window chosen on the eval files travels in the export metadata
+    window = read_metadata(serving)["median_window"]
+    assert len(window) == 2 and all(w in MEDIAN_WINDOWS for w in window)
     # a second run given the first as TFX's base_model warm-starts from its Keras copy
     again = types.SimpleNamespace(**{**vars(fn_args), "serving_model_dir": str(tmp_path / "m2" / "serving"),
                                      "model_run_dir": str(tmp_path / "run2"), "base_model": str(serving)})
