@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import pathlib
 import sys
 import time
@@ -24,6 +23,7 @@ import numpy as np
 
 from affect_tf import export as export_lib
 from affect_tf import features as F
+from affect_tf import files
 
 CSV_COLUMNS = ("frame", "time_s", "valence", "arousal", "valence_raw", "arousal_raw",
                "face_present", "audio_present")
@@ -37,11 +37,9 @@ class InProcessModel:
 
         path = pathlib.Path(model_dir)
         if not (path / "saved_model.pb").is_file():
-            versions = sorted((int(p.name) for p in path.iterdir() if p.name.isdigit()
-                               and (p / "saved_model.pb").is_file()), reverse=True) if path.is_dir() else []
-            if not versions:
+            path = files.latest_version_dir(path)
+            if path is None:
                 raise SystemExit(f"{model_dir}: no SavedModel here nor in any <version>/ folder")
-            path = path / str(versions[0])
         self.path = path
         self.loaded = tf.saved_model.load(str(path))
         self.fn = self.loaded.signatures[export_lib.DEFAULT_SIGNATURE]
@@ -90,12 +88,6 @@ def _chunk_inputs(items, input_names) -> dict:
         raise SystemExit(f"the model's serving signature wants inputs {unknown} that "
                          "preprocessing does not produce")
     return {name: np.stack([columns[name](it) for it in items])[None] for name in input_names}
-
-
-def _write_atomic(path: pathlib.Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _spans(mask: np.ndarray):
@@ -198,39 +190,15 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
     writer.writerows({**r, "face_present": int(r["face_present"]), "audio_present": int(r["audio_present"])}
                      for r in rows)
     paths = {kind: out_dir / f"{stem}.{kind}" for kind in ("csv", "json", "png")}
-    _write_atomic(paths["csv"], text.getvalue().encode())
+    files.write_text_atomic(paths["csv"], text.getvalue())
     summary = {
         "video": str(video), "model": model.description, "model_metadata": model.metadata,
         "n_frames": len(rows), "frames_with_face": int(face.sum()),
         "median_window": list(windows), "chunk_frames": chunk_frames, "context_frames": context_frames,
         "mean_valence": float(smooth[:, 0].mean()), "mean_arousal": float(smooth[:, 1].mean()),
     }
-    _write_atomic(paths["json"], json.dumps({**summary, "frames": rows}, indent=1).encode())
+    files.write_text_atomic(paths["json"], json.dumps({**summary, "frames": rows}, indent=1))
     title = f"{video.name} — {model.description} ({len(rows)} frames, {int((~face).sum())} without a face)"
-    _write_atomic(paths["png"], plot(times, smooth[:, 0], smooth[:, 1], face, frame_duration, title))
+    files.write_bytes_atomic(paths["png"], plot(times, smooth[:, 0], smooth[:, 1], face, frame_duration, title))
     return {**summary, "outputs": {k: str(v) for k, v in paths.items()}}
 
-
-def add_arguments(parser) -> None:
-    parser.add_argument("video", help="video file (its audio track is used when present)")
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--server", help="HOST:PORT of a TF Serving gRPC endpoint")
-    where.add_argument("--model", help="exported model: a version folder or a base folder")
-    parser.add_argument("--out", required=True, help="output folder for the CSV, JSON and PNG")
-    parser.add_argument("--model-name", default="affect", help="served model name (with --server)")
-    parser.add_argument("--version", type=int, default=None, help="served version (default newest)")
-    parser.add_argument("--chunk-frames", type=int, default=80)
-    parser.add_argument("--context-frames", type=int, default=16)
-    parser.add_argument("--median-window", type=int, default=None,
-                        help="median filter frames (default: the export metadata's, else off)")
-    parser.add_argument("--quiet", action="store_true", help="no progress line")
-
-
-def predict_from_args(args) -> int:
-    model = (ServedModel(args.server, args.model_name, args.version) if args.server
-             else InProcessModel(args.model))
-    summary = predict_video(args.video, args.out, model, args.chunk_frames, args.context_frames,
-                            args.median_window, progress=None if args.quiet else sys.stderr)
-    print(f"{summary['n_frames']} frames ({summary['frames_with_face']} with a face): "
-          + ", ".join(summary["outputs"].values()))
-    return 0
