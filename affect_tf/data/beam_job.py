@@ -19,7 +19,6 @@ with the usual Beam pipeline options (see docs/data.md).
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import logging
@@ -30,7 +29,6 @@ import time
 
 import numpy as np
 
-from affect_tf import features as F
 from affect_tf.data import adapters, schema
 
 LOG = logging.getLogger("affect_tf.preprocess")
@@ -324,37 +322,3 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
     summary["seconds"] = round(time.time() - started, 2)
     return summary
 
-
-def register(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Dataset drop -> sharded TFRecords per split + summary.json. "
-                          "Arguments after '--' go to Beam (e.g. -- --runner=FlinkRunner ...).")
-    parser.add_argument("--dataset", required=True, choices=sorted(adapters.ADAPTERS))
-    parser.add_argument("--root", required=True, help="dataset folder (or manifest CSV for csv)")
-    parser.add_argument("--output", required=True, help="output folder (local or gs://...)")
-    parser.add_argument("--workers", type=int, default=2, help="DirectRunner worker processes")
-    parser.add_argument("--crop-size", type=int, default=96, choices=F.CROP_SIZES)
-    parser.add_argument("--chunk-frames", type=int, default=500)
-    parser.add_argument("--chunk-overlap", type=int, default=16)
-    parser.add_argument("--face-format", default="png", choices=schema.FACE_FORMATS)
-    parser.add_argument("--compression", default="gzip", choices=sorted(RECORD_SUFFIX))
-    parser.add_argument("--folds", type=int, default=None, help="re-split into k subject folds")
-    parser.add_argument("--fold", type=int, default=0, help="fold held out as validation")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N recordings")
-    parser.add_argument("--processor", default=DEFAULT_PROCESSOR, help="module:factory")
-    parser.add_argument("beam_args", nargs=argparse.REMAINDER, help="Beam pipeline options after --")
-
-    def run(args) -> int:
-        beam_args = [a for a in args.beam_args if a != "--"]
-        summary = run_preprocess(
-            args.dataset, args.root, args.output, beam_args, workers=args.workers,
-            processor=args.processor, crop_size=args.crop_size, chunk_frames=args.chunk_frames,
-            chunk_overlap=args.chunk_overlap, face_format=args.face_format,
-            compression=args.compression, n_folds=args.folds, fold=args.fold, seed=args.seed,
-            limit=args.limit)
-        print(json.dumps({k: v for k, v in summary.items() if k != "errors"}, sort_keys=True))
-        for error in summary["errors"]:
-            print(f"FAILED {error['id']}: {error['error']}", file=sys.stderr)
-        return 1 if summary["failed"] else 0
-
-    parser.set_defaults(func=run)

@@ -173,20 +173,3 @@ def write_synthetic_drop(root, n_subjects: int = 6, n_videos_per_subject: int = 
     (root / "curves.json").write_text(json.dumps({"fps": fps, "curves": curves}))
     return names
 
-
-def register(parser) -> None:
-    parser.add_argument("--output", required=True, help="folder to write the drop into")
-    parser.add_argument("--subjects", type=int, default=6)
-    parser.add_argument("--videos-per-subject", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--fps", type=float, default=10.0)
-    parser.add_argument("--seed", type=int, default=0)
-
-    def run(args) -> int:
-        names = write_synthetic_drop(args.output, args.subjects, args.videos_per_subject,
-                                     args.seconds, args.fps, args.seed)
-        print(f"wrote {len(names)} videos to {args.output} (Aff-Wild2 layout; "
-              f"affect-tf preprocess --dataset affwild2 --root {args.output})", flush=True)
-        return 0
-
-    parser.set_defaults(func=run)

@@ -82,25 +82,3 @@ def write_preview(video_path, out_path, frames: int = 24, config: MediaConfig | 
             os.remove(tmp)
     return chosen
 
-
-def register(parser) -> None:
-    parser.add_argument("video", help="video file")
-    parser.add_argument("--out", required=True, help="PNG file to write")
-    parser.add_argument("--frames", type=int, default=24, help="tiles on the sheet (default 24)")
-    parser.add_argument("--crop-size", type=int, default=96, choices=(96, 128))
-    parser.add_argument("--target-face", default="track", choices=("largest", "central", "track"))
-
-    def run(args) -> int:
-        from affect_tf.media.decode import MediaError
-
-        config = MediaConfig(crop_size=args.crop_size, target_face=args.target_face)
-        try:
-            items = write_preview(args.video, args.out, args.frames, config)
-        except MediaError as err:
-            print(f"error: {err}")
-            return 1
-        found = sum(i.face_present for i in items)
-        print(f"wrote {args.out}: {len(items)} frames, face in {found}", flush=True)
-        return 0
-
-    parser.set_defaults(func=run)
