@@ -125,7 +125,7 @@ def main(argv=None) -> int:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     target = f"127.0.0.1:{port}"
     try:
-        factory = lambda: ServingClient(target, "affect", timeout=30, retries=5)  # noqa: E731
+        factory = lambda: ServingClient(target, "affect", timeout=30, retries=4)  # noqa: E731
         probe = factory()
         probe.wait_until_available(timeout=120)
         for name, inputs in (("1_frame", one), ("80_frames", eighty)):

@@ -133,7 +133,7 @@ def test_serve_command_in_a_subprocess(export_base):
          "--port", str(port), "--poll-seconds", "0.5"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        client = ServingClient(f"127.0.0.1:{port}", MODEL_NAME, timeout=30, retries=8, backoff=0.5)
+        client = ServingClient(f"127.0.0.1:{port}", MODEL_NAME, timeout=30, retries=4, backoff=0.5)
         client.wait_until_available(version=1, timeout=90)
         inputs, _, _ = random_batch(batch=1, frames=3, seed=11)
         assert client.predict(inputs, version=1)["valence"].shape == (1, 3)
