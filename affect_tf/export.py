@@ -1,4 +1,4 @@
-"""Export a trained model for TF Serving (DESIGN §1.4, §3).
+"""Export a trained model for TF Serving (``docs/serving.md``).
 
 One :func:`make_serving_signatures` builds the serving functions; the ``affect-tf export``
 command, the TFX trainer/pusher and the serving tests all use it, so what is trained is exactly

@@ -1,7 +1,7 @@
 """A local server speaking TF Serving's gRPC API (and, through :mod:`serving.rest`, its REST API)
 for development and tests.
 
-No ``tensorflow_model_server`` binary installs on these machines (DESIGN §3), so this module
+No ``tensorflow_model_server`` binary installs on these machines (docs/serving.md), so this module
 implements the parts of ``tensorflow.serving.PredictionService`` (Predict, GetModelMetadata) and
 ``tensorflow.serving.ModelService`` (GetModelStatus) that the client uses, on the protos from
 ``tensorflow-serving-api``, over a real gRPC socket. It serves every version found under each

@@ -1,7 +1,7 @@
 """Dataset adapters: each dataset's native layout -> one list of :class:`Recording` entries.
 
 Labels are normalised to [-1, 1] with a mask for missing values; the original scale is kept in
-``label_scale``. Splits are by subject (:func:`subject_folds`), never by frame (DESIGN.md §4).
+``label_scale``. Splits are by subject (:func:`subject_folds`), never by frame (``docs/data.md`` §1).
 Every adapter raises :class:`LayoutError` naming the file when a layout is unknown or
 inconsistent. No adapter decodes video; the Beam job does that per recording.
 """

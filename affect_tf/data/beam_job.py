@@ -1,4 +1,4 @@
-"""The preprocessing Beam job: dataset drop -> per-split TFRecords + ``summary.json`` (DESIGN.md §4).
+"""The preprocessing Beam job: dataset drop -> per-split TFRecords + ``summary.json`` (``docs/data.md``).
 
 manifest (adapters) -> ``Reshuffle`` -> ``PreprocessRecording`` (heavy models loaded once per
 worker in ``setup``; frames streamed and written chunk by chunk, so memory is bounded by one
@@ -19,10 +19,10 @@ with the usual Beam pipeline options (see docs/data.md).
 """
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
+import pkgutil
 import re
 import sys
 import time
@@ -43,10 +43,9 @@ def safe_name(recording_id: str) -> str:
 
 def load_processor(spec: str, **kwargs):
     """``module:factory`` -> the factory's result (an object with ``process(recording)``)."""
-    module, _, name = spec.partition(":")
-    if not name:
+    if ":" not in spec:
         raise ValueError(f"processor must be 'module:factory', got {spec!r}")
-    return getattr(importlib.import_module(module), name)(**kwargs)
+    return pkgutil.resolve_name(spec)(**kwargs)
 
 
 class FacePipelineProcessor:
@@ -70,13 +69,11 @@ class FacePipelineProcessor:
         if recording.start is None:
             yield from items
             return
-        first = None
         for item in items:
             if item.timestamp < recording.start:
                 continue
             if recording.end is not None and item.timestamp >= recording.end:
                 break
-            first = item.index if first is None else first
             yield item  # frame index stays the source video's; labels are per utterance
 
 

@@ -1,4 +1,4 @@
-"""``tf.data`` input pipelines: records -> batches of windows of T frames (DESIGN.md §4).
+"""``tf.data`` input pipelines: records -> batches of windows of T frames (``docs/data.md``).
 
 Each record (one recording or chunk) is cut into consecutive, non-overlapping windows of
 ``window`` frames; the last window is padded and its padding has ``frame_mask`` 0 (as have

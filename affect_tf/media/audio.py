@@ -24,6 +24,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from affect_tf.features import EGEMAPS_DIM
 from affect_tf.media.config import MediaConfig
 
 EGEMAPS_STEP_S = 0.01
@@ -90,7 +91,7 @@ class AudioFeatureStream:
         self._col_start = 0
         # eGeMAPS LLD frames: centre times (s) and values, plus the next block start (samples).
         self._lld_t = np.zeros(0)
-        self._lld = np.zeros((0, 25), np.float32)
+        self._lld = np.zeros((0, EGEMAPS_DIM), np.float32)
         self._lld_done = 0
         self._step = egemaps_step_samples(self.sr)
         self._half = half
@@ -207,12 +208,12 @@ class AudioFeatureStream:
             self._lld_done = stop
 
     def egemaps(self, timestamp: float, frame_duration: float) -> np.ndarray:
-        """(25,) mean LLDs over ``[t - c*d, t + (1 + c)*d)``; zeros when no LLD frame falls in it."""
+        """(EGEMAPS_DIM,) mean LLDs over ``[t - c*d, t + (1 + c)*d)``; zeros when no LLD frame falls in it."""
         c = self.config.egemaps_context
         lo, hi = timestamp - c * frame_duration, timestamp + (1 + c) * frame_duration
         self._egemaps_until(hi)
         sel = (self._lld_t >= lo) & (self._lld_t < hi)
-        return self._lld[sel].mean(0) if sel.any() else np.zeros(25, np.float32)
+        return self._lld[sel].mean(0) if sel.any() else np.zeros(EGEMAPS_DIM, np.float32)
 
     def release_before(self, timestamp: float, frame_duration: float):
         """Drop audio, mel columns and LLDs no later frame (t >= ``timestamp``) can need."""

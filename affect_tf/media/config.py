@@ -1,4 +1,4 @@
-"""Configuration of the per-recording media preprocessing (``DESIGN.md`` §4)."""
+"""Configuration of the per-recording media preprocessing (``docs/media.md``)."""
 from __future__ import annotations
 
 import dataclasses

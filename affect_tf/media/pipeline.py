@@ -1,4 +1,4 @@
-"""One recording -> a stream of :class:`FrameItem` (``DESIGN.md`` §4). No Beam in here."""
+"""One recording -> a stream of :class:`FrameItem` (``docs/media.md``). No Beam in here."""
 from __future__ import annotations
 
 import os

@@ -7,11 +7,11 @@ frames without a face are dark grey with a red cross. Writes the PNG atomically.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from affect_tf.files import atomic_path
 from affect_tf.media.config import MediaConfig
 from affect_tf.media.template import frontal_template
 
@@ -66,19 +66,7 @@ def write_preview(video_path, out_path, frames: int = 24, config: MediaConfig | 
                 chosen = [c for c in chosen if c.index % stride == 0]
         chosen = chosen[:: max(1, len(chosen) // frames)][:frames]
     sheet = contact_sheet(chosen, config.crop_size)
-    out_path = os.fspath(out_path)
-    directory = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_path(out_path) as tmp:
         sheet.save(tmp, format="PNG")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a sheet is for people to open
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return chosen
 

@@ -2,9 +2,9 @@
 
 ``MEAN_SHAPE_68`` is the mean of 68-point dlib shapes after generalized Procrustes analysis
 (:func:`mean_shape`), measured on frontal frames of the GRID and HDTF clips, the AFEW-VA clip's
-supplied landmarks and ``obama.jpg`` in ``../shared/data`` (``tests/media/test_template.py``
-re-derives it and checks it matches). It is normalised so that the 68-point bounding box spans
-[0, 1] horizontally and starts at y = 0 at the brows.
+supplied landmarks and ``obama.jpg`` in ``../shared/data``; ``tests/media/test_face.py`` checks
+the template's symmetry and fit in the crop. It is normalised so that the 68-point bounding box
+spans [0, 1] horizontally and starts at y = 0 at the brows.
 
 The 5 alignment points are the two eye centres (means of points 36-41 and 42-47), the nose tip
 (30) and the mouth corners (48, 54). :func:`frontal_template` places the mean shape in an S x S
