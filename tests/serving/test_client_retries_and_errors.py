@@ -1,9 +1,12 @@
 """The client's gRPC retry policy against real gRPC servers, and ServingError end to end."""
 from __future__ import annotations
 
+import json
 import pickle
 import socket
+import threading
 from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import pytest
@@ -78,6 +81,39 @@ def test_client_does_not_retry_other_codes(flaky_server):
         with pytest.raises(ServingError) as info:
             client.get_status()
     assert info.value.code == grpc.StatusCode.NOT_FOUND and service.calls == 1
+
+
+def test_rest_client_retries_503():
+    calls = []
+
+    class FirstCallUnavailable(BaseHTTPRequestHandler):
+        def do_GET(self):
+            calls.append(self.path)
+            status, body = (503, {"error": "warming up"}) if len(calls) == 1 else (
+                200, {"model_version_status": [{"version": "1", "state": "AVAILABLE"}]})
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FirstCallUnavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert RestServingClient(url, "m", retries=1, backoff=0.01).get_status() == {1: "AVAILABLE"}
+        assert calls == ["/v1/models/m"] * 2
+        calls.clear()
+        with pytest.raises(ServingError) as info:
+            RestServingClient(url, "m", retries=0).get_status()
+        assert info.value.code == grpc.StatusCode.UNAVAILABLE and "warming up" in str(info.value)
+        assert len(calls) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_client_names_an_unreachable_server():
