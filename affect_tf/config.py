@@ -101,9 +101,8 @@ class ModelConfig(Config):
     """
 
     model_class: ClassVar[type | None] = None
-    # "module:Class" of a keras.Model that wraps the built model with its own train_step
-    # (e.g. adversarial G/D/P training); None = the standard Keras loop on model.compute_loss.
-    trainer_class: ClassVar[str | None] = None
+    # trainers with their own train_step (e.g. adversarial G/D/P) register for a config class in
+    # affect_tf.training.registry; the others train with the standard Keras loop
 
     def build(self):
         """Instantiate the model described by this config (weights created on first call)."""

@@ -70,3 +70,30 @@ def afc_loss(y_true, y_pred, mask=None, balance=True, value_range=(-1.0, 1.0)):
             + (1.0 - metrics.from_statistics("icc", stats))
         )
     return total / len(parts)
+
+
+def constant_target_bce(logits, target: float):
+    """Mean binary cross-entropy of real/fake logits against one constant label (``000`` eq. 1)."""
+    logits = ops.cast(logits, "float32")
+    return ops.mean(ops.binary_crossentropy(ops.full_like(logits, target), logits, from_logits=True))
+
+
+def mean_absolute_error(a, b):
+    """Mean |a - b| over every entry (the reconstruction term of the adversarial generators)."""
+    return ops.mean(ops.abs(ops.cast(a, "float32") - ops.cast(b, "float32")))
+
+
+def masked_mse(y_true, y_pred, mask):
+    """Mean squared error over the entries where ``mask`` is 1 (0 when none is)."""
+    mask = ops.cast(mask, "float32")
+    error = ops.square(ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")) * mask
+    return ops.sum(error) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def masked_sparse_cross_entropy(labels, logits, mask):
+    """Mean softmax cross-entropy of ``logits`` (N, K) against integer ``labels`` (N,) over the
+    rows where ``mask`` (N,) is 1 (the quadrant estimate of ``003`` / ``001`` eq. 2)."""
+    mask = ops.cast(mask, "float32")
+    per_row = ops.sparse_categorical_crossentropy(ops.cast(labels, "int32"), ops.cast(logits, "float32"),
+                                                  from_logits=True)
+    return ops.sum(per_row * mask) / ops.maximum(ops.sum(mask), 1.0)

@@ -28,17 +28,20 @@ class Preset:
     config: ModelConfig
     paper: str  # e.g. "004 §5.2, Table 5"
     description: str = ""
+    # the paper's training settings (TrainConfig fields); command-line flags override them
+    training: dict = dataclasses.field(default_factory=dict)
 
     def build(self):
         return self.config.build()
 
 
-def register_preset(name: str, config: ModelConfig, paper: str, description: str = "") -> Preset:
+def register_preset(name: str, config: ModelConfig, paper: str, description: str = "",
+                    training: dict | None = None) -> Preset:
     if not isinstance(config, ModelConfig):
         raise TypeError(f"preset {name!r}: config must be a ModelConfig, got {type(config).__name__}")
     if name in _PRESETS and _PRESETS[name].config != config:
         raise ValueError(f"preset {name!r} is already registered with a different config")
-    preset = Preset(name, config, paper, description)
+    preset = Preset(name, config, paper, description, dict(training or {}))
     _PRESETS[name] = preset
     return preset
 

@@ -4,48 +4,39 @@
 * :class:`LatentAdversarialTrainer`: G, D and P together (ANCLaF ``003`` eq. 9, DiLaST ``001``
   eq. 13 with lambda_D = lambda_G = 0.25, lambda_P = 0.5).
 * :class:`SequenceTrainer`: the sequence predictor on ZQ with the front ends frozen (``003`` §3.4).
-* :func:`run_curriculum`: 2 -> 4 -> 8 (-> 16 -> 32), each length warm-started from the previous
-  one and each attention model from the plain model of its length (``003`` §3.4).
-* :func:`cache_latents` / :func:`latent_dataset`: the two-stage option, ZQ latents as TFRecords.
 
-Each trainer is one ``keras.Model`` holding the model, one optimizer per network and one
-``keras.metrics.Mean`` per reported loss; ``test_step`` reports the corpus-level CCCs
-(``valence_ccc``, ``arousal_ccc``, ``mean_ccc``) that early stopping follows.
+Each trainer is one ``keras.Model`` holding the model, one optimizer per network (built by
+:func:`affect_tf.training.trainer.make_optimizer` from the TrainConfig: optimizer, learning rate,
+Adam beta_1, clipnorm; loss-scaled under mixed precision) and one ``keras.metrics.Mean`` per
+reported loss; ``test_step`` reports the corpus-level CCCs (``valence_ccc``, ``arousal_ccc``,
+``mean_ccc``) that early stopping follows. The stages they run in are :mod:`.recipes`.
 """
 from __future__ import annotations
-
-import os
-import pathlib
 
 import keras
 import tensorflow as tf
 from keras import ops
 
 from affect_tf import degradations, features, losses, metrics
+from affect_tf.data.latents import latent_inputs
 from affect_tf.models import label_mask
-from affect_tf.models.adversarial.common import copy_matching_weights, fold, modality_image
-
-LATENT_PREFIX = "zq_"
-
-
-def _bce(logits, target: float):
-    """Mean binary cross-entropy of real/fake logits against a constant target (``000`` eq. 1)."""
-    labels = ops.full_like(logits, target)
-    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
-
-
-def _l1(a, b):
-    return ops.mean(ops.abs(ops.cast(a, "float32") - ops.cast(b, "float32")))
+from affect_tf.models.adversarial.aeg_cd_sz import AEGCDSZConfig
+from affect_tf.models.adversarial.common import fold, modality_image
+from affect_tf.models.adversarial.dilast import DiLaSTConfig
+from affect_tf.models.adversarial.latent_encoder import quadrant
+from affect_tf.models.adversarial.sequence import LatentSequenceConfig
+from affect_tf.training.config import TrainConfig
+from affect_tf.training.registry import register_trainer
+from affect_tf.training.trainer import make_optimizer
 
 
 def _folded_labels(x, y):
     return fold(y[features.TARGETS]), fold(label_mask(x, y))
 
 
-def _optimizer(train_config, mixed_precision: bool):
-    lr = getattr(train_config, "learning_rate", 1e-4)
-    opt = keras.optimizers.Adam(learning_rate=lr, beta_1=0.5, beta_2=0.999)  # authors' code
-    return keras.optimizers.LossScaleOptimizer(opt) if mixed_precision else opt
+def _optimizer(train_config):
+    optimizer = make_optimizer(train_config)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if train_config.mixed_precision else optimizer
 
 
 class _Trainer(keras.Model):
@@ -66,10 +57,9 @@ class _Trainer(keras.Model):
         raise NotImplementedError
 
     def compile_for(self, train_config=None, **kwargs):
-        train_config = train_config or self.train_config
-        mixed = bool(getattr(train_config, "mixed_precision", False))
-        self.optimizers = {name: _optimizer(train_config, mixed) for name in self.networks()}
-        super().compile(**kwargs)
+        train_config = train_config or self.train_config or TrainConfig()
+        self.optimizers = {name: _optimizer(train_config) for name in self.networks()}
+        super().compile(jit_compile=train_config.jit_compile, **kwargs)
 
     @property
     def metrics(self):
@@ -144,7 +134,7 @@ class AEGTrainer(_Trainer):
         if model.generator is None:
             with tf.GradientTape() as tape:
                 va = model.discriminator(image, audio, training=True)["va"]
-                d_loss = ops.sum(ops.square(va - targets) * mask) / ops.maximum(ops.sum(mask), 1.0)
+                d_loss = losses.masked_mse(targets, va, mask)
             self._apply(tape, "discriminator", d_loss)
             return self._report({"d_loss": d_loss}, targets, va, mask)
         noisy = degradations.random_degradation(image, seed=self.seed) if cfg.denoise else image
@@ -154,11 +144,11 @@ class AEGTrainer(_Trainer):
             if cfg.use_latent:
                 z_real = ops.stop_gradient(model.generator.encode(image))
             real = model.discriminator(image, audio, z_real, training=True)
-            d_fake = _bce(fake["critic"], 0.0)
-            d_loss = _bce(real["critic"], 1.0) + d_fake + cfg.lambda_afc * losses.afc_loss(targets, real["va"], mask)
-            g_adv = _bce(fake["critic"], 1.0)
+            d_fake = losses.constant_target_bce(fake["critic"], 0.0)
+            d_loss = losses.constant_target_bce(real["critic"], 1.0) + d_fake + cfg.lambda_afc * losses.afc_loss(targets, real["va"], mask)
+            g_adv = losses.constant_target_bce(fake["critic"], 1.0)
             afc = losses.afc_loss(targets, fake["va"], mask)
-            rec = _l1(image, fake["x_hat"])
+            rec = losses.mean_absolute_error(image, fake["x_hat"])
             g_loss = g_adv + cfg.lambda_afc * afc + cfg.lambda_rec * rec
         self._apply(tape, "discriminator", d_loss)
         self._apply(tape, "generator", g_loss)
@@ -170,8 +160,9 @@ class AEGTrainer(_Trainer):
 class LatentAdversarialTrainer(_Trainer):
     """G, D and P trained together (``001`` eq. 13, ``003`` eq. 9), one optimizer each:
 
-    * D: ``lambda_D (BCE(D(x), real) + BCE(D(G(x~)), fake) + L_afc(D_va(x)))`` - real/fake and
-      the V/A estimate whose quadrant conditions z;
+    * D: ``lambda_D (BCE(D(x), real) + BCE(D(G(x~)), fake) + CE(D_Q(x), quadrant(labels)))`` -
+      real/fake and the circumplex quadrant (eq. 2) whose estimate conditions z; frames missing a
+      label leave the quadrant term;
     * G: ``lambda_G BCE(D(G(x~)), real) + lambda_rec L1(x, G(x~)) + lambda_P L_afc(P)`` - G learns
       from D's judgement, from the clean frame and from P through z;
     * P: ``lambda_P L_afc(P([z; Q]), theta)``.
@@ -197,12 +188,13 @@ class LatentAdversarialTrainer(_Trainer):
         with tf.GradientTape(persistent=True) as tape:
             parts = model.forward_parts(noisy, training=True)
             real = model.discriminator(image, training=True)
-            d_fake = _bce(parts["critic"], 0.0)
-            d_loss = cfg.lambda_d * (_bce(real["critic"], 1.0) + d_fake
-                                     + losses.afc_loss(targets, real["va"], mask))
+            d_fake = losses.constant_target_bce(parts["critic"], 0.0)
+            d_loss = cfg.lambda_d * (losses.constant_target_bce(real["critic"], 1.0) + d_fake
+                                     + losses.masked_sparse_cross_entropy(quadrant(targets), real["quadrant"],
+                                                                          mask[:, 0] * mask[:, 1]))
             afc = losses.afc_loss(targets, parts["va"], mask)
-            g_adv = _bce(parts["critic"], 1.0)
-            rec = _l1(image, parts["x_hat"])
+            g_adv = losses.constant_target_bce(parts["critic"], 1.0)
+            rec = losses.mean_absolute_error(image, parts["x_hat"])
             g_loss = cfg.lambda_g * g_adv + cfg.lambda_rec * rec + cfg.lambda_p * afc
             p_loss = cfg.lambda_p * afc
         for name, loss in (("discriminator", d_loss), ("generator", g_loss), ("predictor", p_loss)):
@@ -210,14 +202,6 @@ class LatentAdversarialTrainer(_Trainer):
         del tape
         return self._report({"d_loss": d_loss, "g_loss": g_loss, "p_loss": p_loss, "g_adv": g_adv,
                              "d_fake": d_fake, "rec": rec, "afc": afc}, targets, parts["va"], mask)
-
-
-def latent_inputs(x, modalities):
-    """``{modality: ZQ}`` when the batch carries cached latents (``zq_<modality>``), else None."""
-    keys = [LATENT_PREFIX + m for m in modalities]
-    if all(k in x for k in keys):
-        return {m: x[LATENT_PREFIX + m] for m in modalities}
-    return None
 
 
 class SequenceTrainer(_Trainer):
@@ -259,88 +243,6 @@ def fit_trainer(trainer_cls, model, train_config, data, epochs=1, steps=None, ve
     return trainer, history.history
 
 
-def run_curriculum(base_config, data_for_length, train_config, lengths=(2, 4, 8), frontend=None,
-                   epochs=1, steps=None, with_attention=True, verbose=0):
-    """Curriculum of ``003`` §3.4: plain sequence models ``S-n`` for n in ``lengths`` (each starting
-    from ``S-n/2``), and, with ``with_attention``, ``SA-n`` starting from ``S-n`` (the new context
-    rows of the LSTM kernel start at zero). ``data_for_length(n)`` gives batches of n frames;
-    ``frontend`` (a trained per-frame DiLaST/ANCLaF) seeds G/D/enc_P of the first model.
-    Returns ``{(n, attention): (model, history)}``."""
-    results = {}
-    previous = None
-    for n in lengths:
-        plain = base_config.replace(attention=False, n_states=n).build()
-        plain(plain.dummy_inputs(frames=n))
-        if previous is not None:
-            copy_matching_weights(previous, plain)
-        elif frontend is not None:
-            plain.load_frontend(frontend)
-        _, history = fit_trainer(SequenceTrainer, plain, train_config, data_for_length(n), epochs, steps, verbose)
-        results[(n, False)] = (plain, history)
-        previous = plain
-        if with_attention:
-            attentive = base_config.replace(attention=True, n_states=n).build()
-            attentive(attentive.dummy_inputs(frames=n))
-            copy_matching_weights(plain, attentive)
-            _, history = fit_trainer(SequenceTrainer, attentive, train_config, data_for_length(n),
-                                     epochs, steps, verbose)
-            results[(n, True)] = (attentive, history)
-    return results
-
-
-def cache_latents(model, dataset, path) -> int:
-    """Write the ZQ latents of every sequence in ``dataset`` (``(features, labels)`` batches) with
-    its labels as TFRecords at ``path`` (written to a temporary file, then renamed). Returns the
-    number of sequences written."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    count = 0
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
-        for x, y in dataset:
-            latents = model.latents(x)
-            mask = label_mask(x, y)
-            for i in range(int(ops.shape(y[features.TARGETS])[0])):
-                feature = {
-                    LATENT_PREFIX + m: _bytes(tf.io.serialize_tensor(tf.cast(v[i], tf.float16)))
-                    for m, v in latents.items()
-                }
-                feature[features.TARGETS] = _bytes(tf.io.serialize_tensor(tf.cast(y[features.TARGETS][i], tf.float32)))
-                feature[features.LABEL_MASK] = _bytes(tf.io.serialize_tensor(tf.cast(mask[i], tf.float32)))
-                example = tf.train.Example(features=tf.train.Features(feature=feature))
-                writer.write(example.SerializeToString())
-                count += 1
-    os.replace(tmp, path)
-    return count
-
-
-def _bytes(tensor):
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[tensor.numpy()]))
-
-
-def latent_dataset(pattern, modalities, batch_size=4, shuffle=False, seed=0):
-    """Read :func:`cache_latents` records back as ``({"zq_<m>": ...}, labels)`` batches."""
-    keys = [LATENT_PREFIX + m for m in modalities] + [features.TARGETS, features.LABEL_MASK]
-    spec = {k: tf.io.FixedLenFeature([], tf.string) for k in keys}
-
-    def parse(record):
-        parsed = tf.io.parse_single_example(record, spec)
-        x = {LATENT_PREFIX + m: tf.cast(tf.io.parse_tensor(parsed[LATENT_PREFIX + m], tf.float16), tf.float32)
-             for m in modalities}
-        y = {k: tf.io.parse_tensor(parsed[k], tf.float32) for k in (features.TARGETS, features.LABEL_MASK)}
-        return x, y
-
-    files = tf.io.gfile.glob(str(pattern))
-    if not files:
-        raise FileNotFoundError(f"no latent records match {pattern}")
-    data = tf.data.TFRecordDataset(files).map(parse)
-    # parse_tensor loses the static shapes the model's layers need: take them (time axis left
-    # free) from the first record
-    x0, y0 = next(iter(data.take(1)))
-    shapes = {k: [None, *v.shape[1:]] for k, v in {**x0, **y0}.items()}
-    data = data.map(lambda x, y: ({k: tf.ensure_shape(v, shapes[k]) for k, v in x.items()},
-                                  {k: tf.ensure_shape(v, shapes[k]) for k, v in y.items()}))
-    if shuffle:
-        data = data.shuffle(256, seed=seed)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
+register_trainer(AEGCDSZConfig, AEGTrainer)
+register_trainer(DiLaSTConfig, LatentAdversarialTrainer)
+register_trainer(LatentSequenceConfig, SequenceTrainer)

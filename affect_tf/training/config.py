@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
-
 from affect_tf.config import Config, ModelConfig, register_config
 
 STRATEGIES = ("default", "mirrored", "one_device", "multi_worker_mirrored")
@@ -18,8 +16,8 @@ class TrainConfig(Config):
     Defaults follow ``004`` §6.1 (CNN-RNN family): Adam, batches of 4 sequences of 80 frames,
     learning rate 1e-4 for end-to-end training.
 
-    ``model`` overrides the preset's model config (e.g. a shrunk copy for tests); ``trainer_options``
-    carries options for a preset's own trainer class (see :mod:`affect_tf.training.trainer`).
+    ``model`` overrides the preset's model config (e.g. a shrunk copy for tests). A preset's own
+    training defaults (its paper's settings) come with :meth:`for_preset`.
     """
 
     preset: str = "cnn_3rnn_2ndpool_lastpool_fc"
@@ -31,6 +29,7 @@ class TrainConfig(Config):
     window: int = 80  # frames per training sequence (T)
     learning_rate: float = 1e-4
     optimizer: str = "adam"
+    adam_beta_1: float = 0.9  # Adam/AdamW first-moment decay (the adversarial papers' code: 0.5)
     clipnorm: float | None = None
     early_stopping_patience: int = 5  # epochs without a better monitored value; 0 = off
     monitor: str = "val_mean_ccc"  # maximised; "mean_ccc" when there is no validation data
@@ -41,7 +40,6 @@ class TrainConfig(Config):
     shuffle: bool = True
     tensorboard: bool = True
     jit_compile: bool = False
-    trainer_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -53,6 +51,13 @@ class TrainConfig(Config):
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ValueError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate}")
+
+    @classmethod
+    def for_preset(cls, name: str, **overrides) -> "TrainConfig":
+        """The preset's training defaults (``Preset.training``), then ``overrides``."""
+        from affect_tf import presets
+
+        return cls(preset=name, **{**presets.get_preset(name).training, **overrides})
 
     def model_config(self) -> ModelConfig:
         """``model`` when given, else the registered preset's config."""

@@ -7,7 +7,8 @@ Contract for models and trainers
 1. The model is built from ``train_config.model_config()`` (a preset's
    :class:`~affect_tf.config.ModelConfig`) inside the distribution strategy's scope and called once
    on zero inputs of ``model_config.input_shapes()`` so its weights exist.
-2. If the config *class* sets ``trainer_class = "module:Class"``, the trainer does::
+2. If a trainer is registered for the config's class
+   (:func:`affect_tf.training.registry.register_trainer`), the trainer does::
 
        trainer = Class(model, train_config)        # a keras.Model with its own train_step
        trainer(dummy_inputs)                       # only if not built: call(x) -> model outputs
@@ -15,20 +16,23 @@ Contract for models and trainers
        trainer.compile(optimizer=make_optimizer(train_config))
        trainer.fit(train_data, validation_data=val_data, ...)
 
-   ``Class`` owns its optimizers, losses and metric trackers. Its ``test_step`` should report the
+   ``Class`` owns its optimizers (from :func:`make_optimizer`, so it honours ``optimizer``,
+   ``learning_rate``, ``adam_beta_1``, ``clipnorm``; ``jit_compile`` goes to ``compile``), losses
+   and metric trackers. Its ``test_step`` should report the
    corpus-level streaming metrics of :mod:`affect_tf.metrics` (``valence_ccc``, ``arousal_ccc``)
    and ``mean_ccc``, because early stopping and the best checkpoint follow
-   ``train_config.monitor`` (default ``val_mean_ccc``, maximised). ``train_config.trainer_options``
-   is free for the trainer's own options. Under mixed precision wrap every optimizer in
-   ``keras.optimizers.LossScaleOptimizer``; under ``MirroredStrategy`` divide hand-written losses
-   by the replica count.
+   ``train_config.monitor`` (default ``val_mean_ccc``, maximised). Under mixed precision wrap
+   every optimizer in ``keras.optimizers.LossScaleOptimizer``; under ``MirroredStrategy`` divide
+   hand-written losses by the replica count.
 3. Otherwise the model itself is compiled (optimizer only) and fitted: its loss comes from its
    ``compute_loss`` override (see :class:`affect_tf.models.AffectModel`: CCC loss
    ``1 - (ccc_v + ccc_a) / 2`` on the labelled frames, ``keras.ops`` only).
 4. The data are ``(features, labels)`` batches as in :mod:`affect_tf.features`: a ``tf.data``
    dataset, or a TFRecord file pattern read with ``affect_tf.data.reader.make_dataset``.
    Features the model does not take are dropped before the model sees them.
-5. After training the model (``model.inference_model()`` when it has one) is saved as
+5. A model trained in stages (:mod:`affect_tf.training.recipes`) runs each stage this way in
+   ``workdir/stages/<nn>_<name>/``; what follows describes the final stage.
+6. After training the model (``model.inference_model()`` when it has one) is saved as
    ``workdir/model.keras``; the best weights by the monitored value are in
    ``workdir/checkpoints/best.weights.h5`` and restored before the final evaluation.
    ``workdir/backup`` lets an interrupted run resume where it stopped; TensorBoard logs go to
@@ -41,7 +45,6 @@ import importlib.util
 import json
 import os
 import pathlib
-import pkgutil
 import warnings
 from typing import Any
 
@@ -49,6 +52,7 @@ import keras
 
 from affect_tf import features, presets
 from affect_tf.files import atomic_path, write_text_atomic
+from affect_tf.training import registry
 from affect_tf.training.config import TrainConfig
 
 MASK_KEYS = (features.FACE_MASK, features.AUDIO_MASK, features.FRAME_MASK)
@@ -59,12 +63,13 @@ class TrainResult:
     """What a training run produced."""
 
     model: Any  # the trained model built from the model config
-    trainer: Any  # the keras.Model that was fitted (the model itself or its trainer_class)
+    trainer: Any  # the keras.Model that was fitted (the model itself or its registered trainer)
     metrics: dict  # final validation metrics (training metrics when there is no validation data)
     history: dict
     checkpoint_path: str | None
     keras_path: str
     workdir: str
+    stages: dict = dataclasses.field(default_factory=dict)  # stage folder -> its metrics (recipes)
 
 
 def make_strategy(name: str):
@@ -84,7 +89,7 @@ def make_strategy(name: str):
 
 
 def make_optimizer(train_config: TrainConfig):
-    """The optimizer named in the config with its learning rate (and clipnorm)."""
+    """The optimizer named in the config with its learning rate, Adam beta_1 and clipnorm."""
     classes = {
         "adam": keras.optimizers.Adam,
         "adamw": keras.optimizers.AdamW,
@@ -92,6 +97,8 @@ def make_optimizer(train_config: TrainConfig):
         "rmsprop": keras.optimizers.RMSprop,
     }
     kwargs = {"learning_rate": train_config.learning_rate}
+    if train_config.optimizer in ("adam", "adamw"):
+        kwargs["beta_1"] = train_config.adam_beta_1
     if train_config.clipnorm:
         kwargs["clipnorm"] = train_config.clipnorm
     return classes[train_config.optimizer](**kwargs)
@@ -167,21 +174,14 @@ def _callbacks(train_config: TrainConfig, workdir: pathlib.Path, monitor: str, h
     return callbacks, checkpoint
 
 
-def train_and_evaluate(
-    train_config: TrainConfig, workdir, train_data=None, val_data=None, verbose: int = 0
-) -> TrainResult:
-    """Train the configured model on ``train_data``, pick the best epoch on ``val_data``.
-
-    See the module docstring for the contract with models and ``trainer_class``es.
-    """
-    if train_data is None:
-        raise ValueError("train_and_evaluate needs train_data (a tf.data dataset or records)")
+def fit_stage(train_config: TrainConfig, model_config, workdir, train_data, val_data=None,
+              verbose: int = 0, init=None) -> TrainResult:
+    """Build ``model_config``'s model, ``init(model)`` (warm starts), fit it with its registered
+    trainer (or the Keras loop) on ``train_data``, restore the best epoch and evaluate it on
+    ``val_data`` (``tf.data`` datasets). Checkpoints and the resume backup go to ``workdir``;
+    nothing else is written (``keras_path`` is left empty)."""
     workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "train_config.json").write_text(train_config.to_json())
-
     keras.utils.set_random_seed(train_config.seed)
-    model_config = train_config.model_config()
     previous_policy = keras.mixed_precision.global_policy()
     if train_config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -191,11 +191,11 @@ def train_and_evaluate(
             model = model_config.build()
             dummy = presets.dummy_inputs(model_config, batch=1, frames=2)
             model(dummy, training=False)
-            if train_config.warm_start:
-                _warm_start(model, train_config.warm_start)
-            trainer_target = type(model_config).trainer_class
-            if trainer_target:
-                trainer = pkgutil.resolve_name(trainer_target)(model, train_config)
+            if init is not None:
+                init(model)
+            trainer_cls = registry.trainer_class(model_config)
+            if trainer_cls is not None:
+                trainer = trainer_cls(model, train_config)
                 if not trainer.built:  # fit's BackupAndRestore needs built weights
                     trainer(dummy, training=False)
             else:
@@ -209,13 +209,11 @@ def train_and_evaluate(
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
-    train_ds = make_data(train_data, train_config, model_config, training=True)
-    val_ds = make_data(val_data, train_config, model_config, training=False)
-    monitor = train_config.monitor if val_ds is not None else train_config.monitor.removeprefix("val_")
-    callbacks, checkpoint = _callbacks(train_config, workdir, monitor, val_ds is not None)
+    monitor = train_config.monitor if val_data is not None else train_config.monitor.removeprefix("val_")
+    callbacks, checkpoint = _callbacks(train_config, workdir, monitor, val_data is not None)
     history = trainer.fit(
-        train_ds,
-        validation_data=val_ds,
+        train_data,
+        validation_data=val_data,
         epochs=train_config.epochs,
         steps_per_epoch=train_config.steps_per_epoch,
         validation_steps=train_config.validation_steps,
@@ -226,28 +224,49 @@ def train_and_evaluate(
         trainer.load_weights(str(checkpoint))
     else:
         checkpoint = None
-    if val_ds is not None:
+    if val_data is not None:
         final = trainer.evaluate(
-            val_ds, steps=train_config.validation_steps, return_dict=True, verbose=0
+            val_data, steps=train_config.validation_steps, return_dict=True, verbose=0
         )
         final = {f"val_{k}": float(v) for k, v in final.items()}
     else:
         final = {k: float(v[-1]) for k, v in history.history.items()}
-
-    serving = model.inference_model() if hasattr(model, "inference_model") else model
-    keras_path = workdir / "model.keras"
-    with atomic_path(keras_path) as tmp:
-        serving.save(str(tmp))
-    write_text_atomic(workdir / "metrics.json", json.dumps(final, indent=2, sort_keys=True))
     return TrainResult(
         model=model,
         trainer=trainer,
         metrics=final,
         history={k: [float(x) for x in v] for k, v in history.history.items()},
         checkpoint_path=str(checkpoint) if checkpoint else None,
-        keras_path=str(keras_path),
+        keras_path="",
         workdir=str(workdir),
     )
+
+
+def train_and_evaluate(
+    train_config: TrainConfig, workdir, train_data=None, val_data=None, verbose: int = 0
+) -> TrainResult:
+    """Run the model's training recipe (:mod:`affect_tf.training.recipes`: one stage for most
+    presets, the papers' stages for the adversarial sequence models) on ``train_data``, picking
+    the best epoch of each stage on ``val_data``; save the final model as ``workdir/model.keras``.
+
+    See the module docstring for the contract with models and trainers.
+    """
+    from affect_tf.training import recipes
+
+    if train_data is None:
+        raise ValueError("train_and_evaluate needs train_data (a tf.data dataset or records)")
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "train_config.json").write_text(train_config.to_json())
+
+    result = recipes.run_recipe(train_config, workdir, train_data, val_data, verbose)
+    model = result.model
+    serving = model.inference_model() if hasattr(model, "inference_model") else model
+    keras_path = workdir / "model.keras"
+    with atomic_path(keras_path) as tmp:
+        serving.save(str(tmp))
+    write_text_atomic(workdir / "metrics.json", json.dumps(result.metrics, indent=2, sort_keys=True))
+    return dataclasses.replace(result, keras_path=str(keras_path), workdir=str(workdir))
 
 
 def search_model_option(

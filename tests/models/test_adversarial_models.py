@@ -70,13 +70,13 @@ def _batches(cfg, batch=2, frames=2, n=3, seed=0):
 def test_few_training_steps_without_nan(name):
     import tensorflow as tf
 
-    from affect_tf.training import adversarial
+    from affect_tf.training import adversarial, registry
     from affect_tf.training.config import TrainConfig
 
     cfg = tiny(name)
     model = cfg.build()
     model(model.dummy_inputs())
-    trainer_cls = getattr(adversarial, type(cfg).trainer_class.split(":")[1])
+    trainer_cls = registry.trainer_class(cfg)
     data = tf.data.Dataset.from_generator(lambda: iter(_batches(cfg)), output_signature=(
         {k: tf.TensorSpec((2, 2, *v[1:]), tf.float32) for k, v in cfg.input_shapes().items()},
         {k: tf.TensorSpec((2, 2, 2), tf.float32) for k in (features.TARGETS, features.LABEL_MASK)}))

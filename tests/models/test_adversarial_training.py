@@ -5,7 +5,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
-from affect_tf import degradations, features  # noqa: E402
+from affect_tf import degradations, features, losses  # noqa: E402
+from affect_tf.data import latents  # noqa: E402
+from affect_tf.models.adversarial.common import copy_matching_weights  # noqa: E402
 from affect_tf.models.adversarial.dilast import DiLaSTConfig  # noqa: E402
 from affect_tf.models.adversarial.sequence import LatentSequenceConfig  # noqa: E402
 from affect_tf.training import adversarial  # noqa: E402
@@ -40,7 +42,7 @@ def image_data(images, batch=8, seed=0):
 def make_trainer(cfg, lr=1e-3):
     model = cfg.build()
     model(model.dummy_inputs())
-    trainer = adversarial.LatentAdversarialTrainer(model, TrainConfig(learning_rate=lr))
+    trainer = adversarial.LatentAdversarialTrainer(model, TrainConfig(learning_rate=lr, adam_beta_1=0.5))
     trainer.compile_for()
     return model, trainer
 
@@ -53,7 +55,7 @@ def test_generator_gradient_comes_from_discriminator_judgement():
     def generator_grads():
         with tf.GradientTape() as tape:
             critic = model.forward_parts(image, training=True)["critic"]
-            loss = adversarial._bce(critic, 1.0)
+            loss = losses.constant_target_bce(critic, 1.0)
         return [g.numpy() for g in tape.gradient(loss, model.generator.trainable_variables)]
 
     first = generator_grads()
@@ -123,7 +125,7 @@ def test_avi_gas_beats_single_modality_des(tmp_path):
         x, y = _two_modality_task(n_seq, 8, seed)
         records[split] = tmp_path / f"{split}.tfrecord"
         data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
-        assert adversarial.cache_latents(frontends, data, records[split]) == n_seq
+        assert latents.cache_latents(frontends, data, records[split]) == n_seq
     scores = {}
     for name, modalities, fusion in (("vi_des", (features.FACE,), "none"), ("au_des", (features.MEL,), "none"),
                                      ("avi_gas", both.modalities, "gmu")):
@@ -131,11 +133,11 @@ def test_avi_gas_beats_single_modality_des(tmp_path):
         model = both.replace(modalities=modalities, fusion=fusion).build()
         model(model.dummy_inputs(frames=8))
         for m in modalities:  # the same frozen front ends for every model
-            adversarial.copy_matching_weights(frontends, model, (f"{m}_generator/", f"{m}_discriminator/"))
-        train = adversarial.latent_dataset(records["train"], modalities, 4, shuffle=True).repeat()
-        trainer, _ = adversarial.fit_trainer(adversarial.SequenceTrainer, model, TrainConfig(learning_rate=3e-3),
+            copy_matching_weights(frontends, model, (f"{m}_generator/", f"{m}_discriminator/"))
+        train = latents.latent_dataset(records["train"], modalities, 4, shuffle=True).repeat()
+        trainer, _ = adversarial.fit_trainer(adversarial.SequenceTrainer, model, TrainConfig(learning_rate=3e-3, adam_beta_1=0.5),
                                              train, epochs=1, steps=120)
-        logs = trainer.evaluate(adversarial.latent_dataset(records["val"], modalities, 4), return_dict=True, verbose=0)
+        logs = trainer.evaluate(latents.latent_dataset(records["val"], modalities, 4), return_dict=True, verbose=0)
         scores[name] = {k: float(v) for k, v in logs.items()}  # Keras 3.12 returns tensors here
     print({n: round(s["mean_ccc"], 3) for n, s in scores.items()})
     # each single-modality model learns its own dimension, the fused one both

@@ -23,7 +23,7 @@ def _cfg(**kw):
 
 
 def test_train_config_round_trip_and_validation():
-    cfg = _cfg(trainer_options={"lambda_d": 0.25})
+    cfg = _cfg(optimizer="sgd", clipnorm=1.0)
     assert config_from_json(cfg.to_json()) == cfg
     with pytest.raises(ValueError, match="strategy"):
         TrainConfig(strategy="parameter_server")
@@ -107,7 +107,7 @@ def test_mirrored_strategy_with_mixed_precision(tmp_path):
 
 
 class RecordingTrainer(keras.Model):
-    """A minimal trainer_class following the contract: wraps the model, own train_step."""
+    """A minimal registered trainer following the contract: wraps the model, own train_step."""
 
     def __init__(self, model, train_config):
         super().__init__()
@@ -133,13 +133,15 @@ class RecordingTrainer(keras.Model):
 
 @dataclasses.dataclass(frozen=True)
 class HookedConfig(tiny_task.TinyGruConfig):
-    trainer_class = f"{__name__}:RecordingTrainer"
+    pass
 
 
-def test_trainer_class_hook(tmp_path):
+def test_registered_trainer_hook(tmp_path):
     from affect_tf.config import register_config
+    from affect_tf.training import registry
     if "HookedConfig" not in __import__("affect_tf.config").config._CONFIG_TYPES:
         register_config(HookedConfig)
+    registry.register_trainer(HookedConfig, RecordingTrainer)
     result = train_and_evaluate(_cfg(model=HookedConfig(), epochs=2), tmp_path,
                                 tiny_task.task_dataset(8))
     assert isinstance(result.trainer, RecordingTrainer)

@@ -44,8 +44,6 @@ class AEGCDSZConfig(ModelConfig):
     lambda_afc: float = 1.0
     lambda_rec: float = 10.0
 
-    trainer_class = "affect_tf.training.adversarial:AEGTrainer"
-
     def __post_init__(self):
         if self.use_latent and not self.use_generator:
             raise ValueError("AEGCDSZConfig: z conditioning needs the generator")

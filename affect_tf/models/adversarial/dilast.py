@@ -12,7 +12,7 @@ from keras import layers
 
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
-from affect_tf.models.adversarial.latent_encoder import LatentEncoder, quadrant, zq
+from affect_tf.models.adversarial.latent_encoder import LatentEncoder, estimated_quadrant, zq
 from affect_tf.models.adversarial.common import AdversarialModel, modality_image, unfold
 from affect_tf.models.adversarial.discriminator import Discriminator
 from affect_tf.models.adversarial.generator import Generator
@@ -60,8 +60,6 @@ class DiLaSTConfig(ModelConfig, LatentFrontendFields):
     lambda_p: float = 0.5
     lambda_rec: float = 1.0
 
-    trainer_class = "affect_tf.training.adversarial:LatentAdversarialTrainer"
-
     def __post_init__(self):
         if self.modality not in (features.FACE, features.MEL):
             raise ValueError(f"DiLaSTConfig.modality must be 'face' or 'mel', got {self.modality!r}")
@@ -78,7 +76,8 @@ def make_frontend(cfg, modality: str, with_critic: bool):
     generator = Generator(cfg.generator_filters, cfg.residual_blocks, cfg.latent_block,
                           name=f"{modality}_generator")
     discriminator = Discriminator(cfg.discriminator_filters, with_critic=with_critic,
-                                  image_size=cfg.image_size, name=f"{modality}_discriminator")
+                                  image_size=cfg.image_size, affect_outputs=4,
+                                  name=f"{modality}_discriminator")
     return generator, discriminator
 
 
@@ -98,9 +97,9 @@ class DiLaST(AdversarialModel):
     def forward_parts(self, image, training=False):
         x_hat, z = self.generator(image, training=training)
         judged = self.discriminator(x_hat, training=training)
-        latents = zq(z, quadrant(judged["va"]))
+        latents = zq(z, estimated_quadrant(judged["quadrant"]))
         va = self.va_head(self.latent_encoder(latents, training=training))
-        return {"x_hat": x_hat, "z": z, "zq": latents, "d_va": judged["va"],
+        return {"x_hat": x_hat, "z": z, "zq": latents, "d_quadrant": judged["quadrant"],
                 "critic": judged["critic"], "va": va}
 
     def call(self, inputs, training=False):

@@ -9,8 +9,9 @@ from keras import layers, ops
 @keras.saving.register_keras_serializable(package="affect_tf")
 class Discriminator(layers.Layer):
     """D: 4x4 stride-2 convs with LeakyReLU(0.01) down to 2x2, then two heads: a 3x3 conv to one
-    real/fake logit (averaged over the 2x2 map) and a 2x2 conv to (valence, arousal). The
-    quadrant of ``003``/``001`` is read from the V/A estimate (:func:`quadrant`).
+    real/fake logit (averaged over the 2x2 map) and a 2x2 affect head. ``affect_outputs=2``: the
+    head regresses (valence, arousal) (``000`` §III-B); ``affect_outputs=4``: it gives the logits
+    of the circumplex quadrant (``003`` eq. 2, ``001`` eq. 2; numbering of :func:`quadrant`).
 
     ``audio_dim`` > 0 (AEG-CD-SZ): the audio vector goes through Dense(image width) + tanh and is
     repeated down the rows into one plane, concatenated to the image as an extra channel.
@@ -18,23 +19,27 @@ class Discriminator(layers.Layer):
     match that activation's shape. ``with_critic=False`` leaves the real/fake head out (the
     inference graph carries no training-only weights).
 
-    ``call(image, audio=None, z=None)`` returns ``{"critic": (N,) logits or None, "va": (N, 2)}``.
+    ``call(image, audio=None, z=None)`` returns ``{"critic": (N,) logits or None}`` plus
+    ``"va": (N, 2)`` or ``"quadrant": (N, 4)`` logits.
     """
 
     def __init__(self, filters=(16, 32, 64, 128, 256, 512), audio_dim: int = 0,
                  latent_after: int | None = None, with_critic: bool = True, image_size: int = 128,
-                 **kwargs):
+                 affect_outputs: int = 2, **kwargs):
         super().__init__(**kwargs)
         self.filters = tuple(filters)
         self.audio_dim = audio_dim
         self.latent_after = latent_after
         self.with_critic = with_critic
         self.image_size = image_size
+        if affect_outputs not in (2, 4):
+            raise ValueError(f"affect_outputs must be 2 (V/A) or 4 (quadrant logits), got {affect_outputs}")
+        self.affect_outputs = affect_outputs
         self.convs = [layers.Conv2D(f, 4, 2, padding="same", name=f"conv{i + 1}")
                       for i, f in enumerate(self.filters)]
         self.audio_dense = layers.Dense(image_size, activation="tanh", name="audio_dense") if audio_dim else None
         self.critic_head = layers.Conv2D(1, 3, padding="same", name="critic_head") if with_critic else None
-        self.affect_head = layers.Conv2D(2, 2, padding="valid", name="affect_head")
+        self.affect_head = layers.Conv2D(affect_outputs, 2, padding="valid", name="affect_head")
 
     def build(self, image_shape, audio_shape=None, z_shape=None):
         if self.audio_dense is not None:
@@ -61,11 +66,11 @@ class Discriminator(layers.Layer):
                 if z is None:
                     raise ValueError("this discriminator is conditioned on z: pass z")
                 x = x + z
-        va = ops.reshape(self.affect_head(x), (-1, 2))
+        affect = ops.reshape(self.affect_head(x), (-1, self.affect_outputs))
         critic = None
         if self.critic_head is not None:
             critic = ops.mean(self.critic_head(x), axis=(1, 2, 3))
-        return {"critic": critic, "va": va}
+        return {"critic": critic, "va" if self.affect_outputs == 2 else "quadrant": affect}
 
     def get_config(self):
         return {
@@ -75,4 +80,5 @@ class Discriminator(layers.Layer):
             "latent_after": self.latent_after,
             "with_critic": self.with_critic,
             "image_size": self.image_size,
+            "affect_outputs": self.affect_outputs,
         }

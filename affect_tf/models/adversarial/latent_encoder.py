@@ -13,6 +13,11 @@ def quadrant(va):
     return a_high * (1.0 - v_high) + (1.0 - a_high) * (2.0 + v_high)
 
 
+def estimated_quadrant(logits):
+    """The quadrant D estimates: the arg-max of its four quadrant logits (``003`` eq. 2), as float."""
+    return ops.cast(ops.argmax(logits, axis=-1), "float32")
+
+
 def zq(z, q):
     """ZQ: z (N, H, W, C) with one constant plane holding the quadrant q (N,) appended."""
     plane = ops.ones_like(z[..., :1]) * ops.reshape(ops.cast(q, z.dtype), (-1, 1, 1, 1))

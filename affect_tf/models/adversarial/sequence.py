@@ -18,7 +18,7 @@ from keras import layers, ops
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
 from affect_tf.layers import GatedMultimodalUnit, StateAttentionLSTM
-from affect_tf.models.adversarial.latent_encoder import LatentEncoder, quadrant, zq
+from affect_tf.models.adversarial.latent_encoder import LatentEncoder, estimated_quadrant, zq
 from affect_tf.models.adversarial.common import AdversarialModel, fold, modality_image, unfold
 from affect_tf.models.adversarial.dilast import LatentFrontendFields, make_frontend
 
@@ -30,16 +30,17 @@ FUSIONS = ("none", "concat", "gmu")
 class LatentSequenceConfig(ModelConfig, LatentFrontendFields):
     """``modalities``: ("face",), ("mel",) or both; ``fusion``: "none" (one modality), "concat"
     (AVi-CaS) or "gmu" (AVi-GaS); ``attention`` over ``n_states`` previous states (-SA / DeS) or a
-    plain LSTM (-S); ``lstm_units`` as in our size budget (Table 11 of ``001``)."""
+    plain LSTM (-S); ``lstm_units`` as in our size budget (Table 11 of ``001``).
+    ``attention_from_start``: the sequence curriculum trains with attention at every length
+    (``001`` §3.4, DiLaST-SA) instead of plain S-2 ... S-n then SA-n (``003`` §3.4)."""
 
     modalities: tuple[str, ...] = (features.FACE,)
     fusion: str = "none"
     attention: bool = True
     n_states: int = 8
     lstm_units: int = 128
-    denoise: bool = True  # how the front ends were trained (naming only: Vi-DeS vs Vi-S)
-
-    trainer_class = "affect_tf.training.adversarial:SequenceTrainer"
+    denoise: bool = True  # how the front ends are trained (degraded inputs or not)
+    attention_from_start: bool = False
 
     def __post_init__(self):
         if self.fusion not in FUSIONS:
@@ -57,6 +58,13 @@ class LatentSequenceConfig(ModelConfig, LatentFrontendFields):
             shapes[m] = ((None, features.N_MELS, features.MEL_FRAMES) if m == features.MEL
                          else (None, self.image_size, self.image_size, 3))
         return shapes
+
+    def frontend_config(self, modality: str):
+        """The per-frame DiLaST/ANCLaF whose G and D this model's ``modality`` front end takes."""
+        from affect_tf.models.adversarial.dilast import DiLaSTConfig
+
+        sizes = {f.name: getattr(self, f.name) for f in dataclasses.fields(LatentFrontendFields)}
+        return DiLaSTConfig(modality=modality, denoise=self.denoise, **sizes)
 
     def latent_shape(self):
         side = self.image_size // 4
@@ -88,7 +96,7 @@ class LatentSequenceModel(AdversarialModel):
         for m, (generator, discriminator) in self.frontends.items():
             image, batch, frames = modality_image(inputs, m)
             x_hat, z = generator(image, training=False)
-            q = quadrant(discriminator(x_hat, training=False)["va"])
+            q = estimated_quadrant(discriminator(x_hat, training=False)["quadrant"])
             out[m] = unfold(zq(z, q), batch, frames)
         return out
 
@@ -120,10 +128,15 @@ class LatentSequenceModel(AdversarialModel):
         from affect_tf.models.adversarial.common import copy_matching_weights
 
         modality = modality or per_frame_model.config.modality
-        prefixes = (f"{modality}_generator/", f"{modality}_discriminator/")
-        if self.config.fusion == "none":
-            prefixes += ("latent_encoder/",)
-        return copy_matching_weights(per_frame_model, self, prefixes)
+        frontend = (f"{modality}_generator/", f"{modality}_discriminator/")
+        prefixes = frontend + (("latent_encoder/",) if self.config.fusion == "none" else ())
+        copied = copy_matching_weights(per_frame_model, self, prefixes)
+        missing = [v.path for v in self.weights if v.path.split("/", 1)[-1].startswith(frontend)
+                   and v.path.split("/", 1)[-1] not in copied]
+        if missing:  # a sequence model must never run over untrained front ends
+            raise ValueError(f"the {modality} front end does not match this model: "
+                             f"{len(missing)} weights not found, e.g. {missing[0]}")
+        return copied
 
 
 LatentSequenceConfig.model_class = LatentSequenceModel
