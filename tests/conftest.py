@@ -18,3 +18,14 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not available: {SHARED_DATA} is missing")
     return SHARED_DATA
+
+
+@pytest.fixture()
+def preset_registry(monkeypatch):
+    """``affect_tf.presets`` with every family's presets loaded; presets the test registers are
+    gone when it ends (the registry is put back as it was)."""
+    from affect_tf import presets
+
+    presets.load_presets()
+    monkeypatch.setattr(presets, "_PRESETS", dict(presets._PRESETS))
+    return presets

@@ -47,10 +47,8 @@ class _TinyConfig(config.ModelConfig):
 
 
 @pytest.fixture
-def tiny_preset():
-    preset = presets.register_preset("test_tiny", _TinyConfig(aux_units=4), "test §0", "tiny")
-    yield preset
-    presets._PRESETS.pop("test_tiny")
+def tiny_preset(preset_registry):
+    return preset_registry.register_preset("test_tiny", _TinyConfig(aux_units=4), "test §0", "tiny")
 
 
 def test_config_json_round_trip_nested_and_tuples():

@@ -57,8 +57,8 @@ def test_random_degradation_is_seeded_and_changes_about_half():
 
 
 def test_random_degradation_in_tf_function():
-    tf = pytest.importorskip("tensorflow")
     import keras
+    import tensorflow as tf
 
     seed = keras.random.SeedGenerator(0)
 

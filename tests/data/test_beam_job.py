@@ -15,7 +15,7 @@ from affect_tf import features as F
 from affect_tf.data import adapters, beam_job, reader, schema, synthetic
 
 IN_PROCESS = ["--direct_running_mode=in_memory"]
-FAKE = "fake_processor:ArrayProcessor"
+FAKE = "tests.data.fake_processor:ArrayProcessor"
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -39,7 +39,7 @@ def _read_all(path):
     return [schema.parse_sequence_example(s, decode_face=False) for s in ds]
 
 
-def test_failing_recording_is_reported_chunks_are_written_and_rerun_resumes(tmp_path, fake_processor_path):
+def test_failing_recording_is_reported_chunks_are_written_and_rerun_resumes(tmp_path):
     recs = _recordings(frames=12)
     summary = beam_job.run_preprocess(
         "", "", tmp_path, IN_PROCESS, workers=1, processor=FAKE, recordings=recs,
@@ -75,11 +75,12 @@ def test_failing_recording_is_reported_chunks_are_written_and_rerun_resumes(tmp_
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)  # a hung worker becomes a failure, not a stuck CI
-def test_killed_run_resumes_without_duplicates(tmp_path, fake_processor_path):
+def test_killed_run_resumes_without_duplicates(tmp_path):
     root = tmp_path / "drop"
     synthetic.write_synthetic_drop(root, n_subjects=3, n_videos_per_subject=2, seconds=1.0, fps=10.0)
     out = tmp_path / "out"
-    env = dict(os.environ)
+    # the command and its Beam workers import the fake processor from this checkout's tests package
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     args = ["--dataset", "affwild2", "--root", str(root), "--output", str(out), "--workers", "2",
             "--processor", FAKE, "--"]
     cmd = [sys.executable, "-m", "affect_tf.cli", "preprocess", *args]

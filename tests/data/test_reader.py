@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from affect_tf import features as F
 from affect_tf.data import reader, schema
-from data_test_utils import random_recording_arrays
+from tests.data.data_test_utils import random_recording_arrays
 
 
 def _write(path, chunks, compression="GZIP"):

@@ -7,7 +7,7 @@ import pytest
 from affect_tf.media import MediaConfig
 from affect_tf.media.audio import AudioFeatureStream
 
-from conftest import speechlike
+from tests.media.synthetic_media import speechlike
 
 SR = 22050
 

@@ -7,7 +7,7 @@ from affect_tf.media import MediaConfig
 from affect_tf.media import template as tpl
 from affect_tf.media.face import FaceTracker, align, shape_residual
 
-from conftest import face_image
+from tests.media.synthetic_media import face_image
 
 
 def rotation(theta, scale, shift):

@@ -11,7 +11,7 @@ from affect_tf.media import FacePipeline, FrameItem, MediaConfig, MediaError
 from affect_tf.media import decode
 from affect_tf.media import template as tpl
 
-from conftest import face_image, librosa_mel_window, speechlike, write_video
+from tests.media.synthetic_media import face_image, librosa_mel_window, speechlike, write_video
 
 
 def test_config_round_trip_and_validation():

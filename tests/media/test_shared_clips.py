@@ -8,7 +8,8 @@ import pytest
 from affect_tf.media import FacePipeline, MediaConfig
 from affect_tf.media import template as tpl
 from affect_tf.media.face import FaceTracker
-from conftest import librosa_mel_window
+
+from tests.media.synthetic_media import librosa_mel_window
 
 GRID = ["bbaf2n.mpg", "lbax4n.mpg", "swiz3n.mpg"]
 HDTF = ["WDA_KatieHill_000.mp4", "WDA_AlexandriaOcasioCortez_000.mp4"]

@@ -1,8 +1,5 @@
 """Every adversarial preset through the shared harness; a few training steps of every model kind
 with shrunk configs (``000``, ``003``, ``001``)."""
-import pathlib
-import sys
-
 import numpy as np
 import pytest
 
@@ -12,8 +9,7 @@ from affect_tf.models.adversarial.adversarial_presets import CURRICULUM
 from affect_tf.models.adversarial.dilast import DiLaSTConfig
 from affect_tf.models.adversarial.sequence import LatentSequenceConfig
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-import model_harness  # noqa: E402  (tests/model_harness.py, the shared harness)
+from tests import model_harness
 
 # one preset per model kind runs by default; the rest (same classes, other sizes/flags) are slow
 FAST = ["aeg_cd_sz", "vi_de", "anclaf_sa_8", "avi_gas"]

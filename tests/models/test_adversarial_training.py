@@ -1,17 +1,16 @@
 """The adversarial loop is adversarial, denoises, and fusion helps (``000``, ``003``, ``001``)."""
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
-
-from affect_tf import degradations, features, losses  # noqa: E402
-from affect_tf.data import latents  # noqa: E402
-from affect_tf.models.adversarial.common import copy_matching_weights  # noqa: E402
-from affect_tf.models.adversarial.dilast import DiLaSTConfig  # noqa: E402
-from affect_tf.models.adversarial.sequence import LatentSequenceConfig  # noqa: E402
-from affect_tf.training import adversarial  # noqa: E402
-from affect_tf.training.config import TrainConfig  # noqa: E402
+from affect_tf import degradations, features, losses
+from affect_tf.data import latents
+from affect_tf.models.adversarial.common import copy_matching_weights
+from affect_tf.models.adversarial.dilast import DiLaSTConfig
+from affect_tf.models.adversarial.sequence import LatentSequenceConfig
+from affect_tf.training import adversarial
+from affect_tf.training.config import TrainConfig
 
 SIZE = 32
 FRONTEND = dict(image_size=SIZE, generator_filters=8, residual_blocks=3, latent_block=2,

@@ -14,7 +14,7 @@ import tensorflow as tf
 from affect_tf import features, losses, presets
 from affect_tf.models.implicit_fusion import ImplicitFusionConfig
 from affect_tf.training import TrainConfig, search_model_option
-from model_harness import check_preset, random_inputs
+from tests.model_harness import check_preset, random_inputs
 
 
 def gru(i, u):

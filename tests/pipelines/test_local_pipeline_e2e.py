@@ -15,6 +15,8 @@ import os
 import numpy as np
 import pytest
 
+from tests.pipelines.tiny_av_model import TinyAvConfig
+
 pytestmark = [pytest.mark.tfx, pytest.mark.slow]
 
 SYNTHETIC = {"n_subjects": 6, "n_videos_per_subject": 1, "seconds": 4.0}
@@ -24,7 +26,6 @@ COMPLETE, CACHED = 3, 5  # ml_metadata Execution.State
 
 
 def good_config():
-    from tiny_av_model import TinyAvConfig  # a name of its own: tests/serving has a tiny_model too
     from affect_tf.training.config import TrainConfig
 
     return TrainConfig(model=TinyAvConfig(units=16, face_pool=24), epochs=12, window=16, batch_size=4,

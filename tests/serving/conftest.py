@@ -1,14 +1,9 @@
 """One trained, exported model and one running local server shared by the serving tests."""
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-
-from tiny_model import METADATA, MODEL_NAME, train_tiny_model  # noqa: E402
+from tests.serving.tiny_model import METADATA, MODEL_NAME, train_tiny_model
 
 
 @pytest.fixture(scope="session")

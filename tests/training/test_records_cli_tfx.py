@@ -7,14 +7,13 @@ import pytest
 import tensorflow as tf
 
 from affect_tf import cli, features
+from affect_tf.data import schema
 from affect_tf.training import TrainConfig
 from affect_tf.export import read_metadata
 from affect_tf.postprocess import MEDIAN_WINDOWS
 from affect_tf.training.tfx_run_fn import run_fn
 
-import tiny_task
-
-schema = pytest.importorskip("affect_tf.data.schema")
+from tests.training import tiny_task
 
 
 def _write_split(path, n, seed, frames=12):

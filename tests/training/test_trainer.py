@@ -12,7 +12,7 @@ from affect_tf.config import config_from_json
 from affect_tf.training import TrainConfig, train_and_evaluate
 from affect_tf.training import trainer as trainer_lib
 
-import tiny_task
+from tests.training import tiny_task
 
 
 def _cfg(**kw):
