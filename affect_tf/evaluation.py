@@ -1,6 +1,6 @@
 """Whole-set scoring of valence/arousal predictions, the report and the blessing rule.
 
-Pure NumPy: reading exported models and records, and plotting, live in
+Arrays in, numbers out: reading exported models and records, and plotting, live in
 :mod:`affect_tf.evaluation_io`; the TFX evaluator (``components/evaluator.py``) calls both.
 
 * Per-frame metrics: CCC, PCC, RMSE and ICC for valence and arousal over every labelled frame of
@@ -78,7 +78,8 @@ class RecordingPredictions:
     label_mask: np.ndarray
 
 
-def postprocess_predictions(recording: RecordingPredictions, config: EvaluationConfig) -> RecordingPredictions:
+def postprocess_predictions(recording: RecordingPredictions,
+                            config: EvaluationConfig) -> RecordingPredictions:
     """The recording with each dimension's predictions median-filtered (``004`` §6.3)."""
     filtered = postprocess.median_filter_per_dimension(recording.predictions, config.median_window)
     return dataclasses.replace(recording, predictions=filtered)
@@ -90,7 +91,8 @@ def choose_median_window(recordings: Iterable[RecordingPredictions],
     recordings: the value for ``EvaluationConfig.median_window`` and the export metadata's
     ``median_window``."""
     recordings = list(recordings)
-    return postprocess.choose_median_windows([r.predictions for r in recordings], [r.labels for r in recordings],
+    return postprocess.choose_median_windows([r.predictions for r in recordings],
+                                             [r.labels for r in recordings],
                                              [r.label_mask for r in recordings], candidates)
 
 
@@ -118,7 +120,8 @@ def frame_metrics(recordings: Iterable[RecordingPredictions]) -> dict:
     return out
 
 
-def utterance_values(recording: RecordingPredictions, aggregate: str = "median") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def utterance_values(recording: RecordingPredictions,
+                     aggregate: str = "median") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(prediction, label, mask) per dimension for one utterance: aggregated over labelled frames."""
     pred = np.zeros(2)
     label = np.zeros(2)

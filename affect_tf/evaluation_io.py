@@ -24,7 +24,8 @@ def write_json(data, path: str) -> str:
     return path
 
 
-def plot_predictions(recordings: list[RecordingPredictions], path: str, title: str = "", max_curves: int = 3) -> str:
+def plot_predictions(recordings: list[RecordingPredictions], path: str, title: str = "",
+                     max_curves: int = 3) -> str:
     """PNG: predictions against labels (scatter per dimension) and the curves over time of the
     first recordings. Written atomically."""
     import matplotlib

@@ -3,10 +3,10 @@ blessing against the currently blessed model (both evaluated here on the same re
 
 TFMA cannot load a Keras 3 export as a Keras model and has no per-utterance view, so the scoring
 is :mod:`affect_tf.evaluation` (on predictions from :mod:`affect_tf.evaluation_io`); without a
-``median_window`` in ``evaluation_config`` the one chosen at training time (export metadata)
-post-processes both models. This component reads the artifacts and writes the standard
-``ModelEvaluation`` (``report.json``, ``predictions.png``) and ``ModelBlessing`` artifacts. The
-blessing carries the properties TFX's ``LatestBlessedModelStrategy`` and ``Pusher`` read
+``median_window`` in ``evaluation_config`` each model is post-processed with the window chosen at
+its training time (its export metadata), as it is served. This component reads the artifacts
+and writes the standard ``ModelEvaluation`` (``report.json``, ``predictions.png``) and
+``ModelBlessing`` artifacts. The blessing carries the properties TFX's ``LatestBlessedModelStrategy`` and ``Pusher`` read
 (``blessed``, ``current_model_id``, ...), so the standard resolvers work with it.
 """
 
@@ -57,11 +57,14 @@ def AffectEvaluator(
     if not files:
         raise ValueError(f"no {eval_split!r} split in the examples {[a.uri for a in examples]}")
 
-    config = evaluation_io.config_with_export_window(json.loads(evaluation_config) or {}, serving_dir(model))
+    raw = json.loads(evaluation_config) or {}
+    config = evaluation_io.config_with_export_window(raw, serving_dir(model))
     report, recordings = evaluation_io.evaluate_saved_model(serving_dir(model), files, config, batch_size)
     baseline_report = None
-    if baseline_model is not None:
-        baseline_report, _ = evaluation_io.evaluate_saved_model(serving_dir(baseline_model), files, config, batch_size)
+    if baseline_model is not None:  # scored as it is served: with its own median window
+        baseline_dir = serving_dir(baseline_model)
+        baseline_report, _ = evaluation_io.evaluate_saved_model(
+            baseline_dir, files, evaluation_io.config_with_export_window(raw, baseline_dir), batch_size)
     decision = bless(report, baseline_report, config)
     report["eval_split"] = eval_split
     report["baseline"] = baseline_report
