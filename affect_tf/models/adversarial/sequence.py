@@ -130,7 +130,10 @@ class LatentSequenceModel(AdversarialModel):
         modality = modality or per_frame_model.config.modality
         frontend = (f"{modality}_generator/", f"{modality}_discriminator/")
         prefixes = frontend + (("latent_encoder/",) if self.config.fusion == "none" else ())
-        copied = copy_matching_weights(per_frame_model, self, prefixes)
+        try:
+            copied = copy_matching_weights(per_frame_model, self, prefixes)
+        except ValueError as error:
+            raise ValueError(f"the {modality} front end does not match this model: {error}") from None
         missing = [v.path for v in self.weights if v.path.split("/", 1)[-1].startswith(frontend)
                    and v.path.split("/", 1)[-1] not in copied]
         if missing:  # a sequence model must never run over untrained front ends

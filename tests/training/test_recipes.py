@@ -1,0 +1,161 @@
+"""Training recipes (issue 11): stages per preset, warm starts along the curriculum, the latent
+cache's windows, resume after a killed stage, and a clear error on a mismatched earlier stage."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+from affect_tf import features, presets
+from affect_tf.data import latents
+from affect_tf.models.adversarial.common import copy_matching_weights
+from affect_tf.models.adversarial.latent_encoder import quadrant
+from affect_tf.models.adversarial.sequence import LatentSequenceConfig
+from affect_tf.training import TrainConfig, recipes, train_and_evaluate
+from affect_tf.training import trainer as trainer_lib
+
+TINY = dict(image_size=16, generator_filters=2, residual_blocks=2, latent_block=1,
+            discriminator_filters=(4, 4, 4), encoder_filters=(4,), features=4, lstm_units=4)
+
+
+def stage_names(preset, **train):
+    return [s.name for s in recipes.recipe_for(TrainConfig.for_preset(preset, **train))]
+
+
+def test_recipes_follow_the_papers():
+    assert stage_names("anclaf_s_2") == ["frontend_face", "latents", "s_2"]
+    assert stage_names("anclaf_s_16") == ["frontend_face", "latents", "s_2", "s_4", "s_8", "s_16"]
+    assert stage_names("anclaf_sa_8") == ["frontend_face", "latents", "s_2", "s_4", "s_8", "sa_8"]
+    assert stage_names("vi_des") == ["frontend_face", "latents", "sa_2", "sa_4", "sa_8"]
+    assert stage_names("avi_gas") == ["frontend_face", "frontend_mel", "latents", "sa_2", "sa_4", "sa_8"]
+    for one_stage in ("aeg_cd_sz", "disc", "anclaf", "vi_de", "cnn_3rnn_2ndpool_lastpool_fc"):
+        assert stage_names(one_stage) == ["train"], one_stage
+    # retraining from a blessed model runs the final stage only
+    assert stage_names("avi_gas", warm_start="blessed.keras") == ["train"]
+    recipe = recipes.recipe_for(TrainConfig.for_preset("anclaf_sa_8"))
+    assert [s.window for s in recipe[2:]] == [2, 4, 8, 8]
+    assert [s.start_from for s in recipe[2:]] == [("frontend_face",), ("s_2",), ("s_4",), ("s_8",)]
+    assert recipe[-1].model == presets.get_preset("anclaf_sa_8").config
+    # the paper's training settings come with the preset; explicit values override them
+    assert TrainConfig.for_preset("avi_gas").adam_beta_1 == 0.5
+    assert TrainConfig.for_preset("avi_gas", learning_rate=3e-3).learning_rate == 3e-3
+
+
+def _built(cfg):
+    model = cfg.build()
+    model(model.dummy_inputs(frames=4))
+    return model
+
+
+def test_curriculum_warm_start_carries_weights_and_zero_attention_rows():
+    base = LatentSequenceConfig(**TINY)
+    s2, s4 = _built(base.replace(attention=False, n_states=2)), _built(base.replace(attention=False, n_states=4))
+    sa4 = _built(base.replace(attention=True, n_states=4))
+    copy_matching_weights(s2, s4)
+    for a, b in zip(s2.get_weights(), s4.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    copy_matching_weights(s4, sa4)
+    plain, attentive = s4.lstm.cell.kernel.numpy(), sa4.lstm.cell.kernel.numpy()
+    np.testing.assert_array_equal(attentive[: len(plain)], plain)
+    assert attentive.shape[0] == plain.shape[0] + 2 * base.lstm_units
+    assert not attentive[len(plain):].any()  # the context rows start at zero ...
+    x = {features.FACE: np.random.default_rng(0).uniform(-1, 1, (2, 6, 16, 16, 3)).astype("float32")}
+    np.testing.assert_allclose(ops.convert_to_numpy(sa4(x)[features.TARGETS]),  # ... same function
+                               ops.convert_to_numpy(s4(x)[features.TARGETS]), atol=1e-5)
+
+
+def test_latent_cache_round_trip_in_windows(tmp_path):
+    model = _built(LatentSequenceConfig(**TINY))
+    rng = np.random.default_rng(0)
+    x = {features.FACE: rng.uniform(-1, 1, (3, 10, 16, 16, 3)).astype("float32")}
+    y = {features.TARGETS: rng.uniform(-1, 1, (3, 10, 2)).astype("float32"),
+         features.LABEL_MASK: (rng.uniform(size=(3, 10, 2)) > 0.3).astype("float32")}
+    path = tmp_path / "train.tfrecord"
+    assert latents.cache_latents(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(2), path) == 3
+    zq = ops.convert_to_numpy(model.latents(x)[features.FACE])
+    read = list(latents.latent_dataset(path, (features.FACE,), batch_size=100, window=4))
+    (lx, ly), = read
+    # every 10-frame sequence gives two 4-frame windows (the last 2 frames dropped), in order
+    np.testing.assert_array_equal(ly[features.TARGETS].numpy(), y[features.TARGETS][:, :8].reshape(6, 4, 2))
+    np.testing.assert_array_equal(ly[features.LABEL_MASK].numpy(), y[features.LABEL_MASK][:, :8].reshape(6, 4, 2))
+    np.testing.assert_allclose(lx["zq_face"].numpy(), zq[:, :8].reshape(6, 4, *zq.shape[2:]), atol=2e-3)  # float16
+
+
+def test_front_end_quadrant_conditions_zq():
+    """ZQ's last plane holds the arg-max of D's four quadrant logits (003 eq. 2-3)."""
+    cfg = LatentSequenceConfig(**TINY).frontend_config(features.FACE)
+    model = cfg.build()
+    model(model.dummy_inputs())
+    image = np.random.default_rng(2).uniform(-1, 1, (5, 16, 16, 3)).astype("float32")
+    parts = model.forward_parts(image)
+    assert parts["d_quadrant"].shape == (5, 4)
+    planes = ops.convert_to_numpy(parts["zq"][..., -1])
+    np.testing.assert_array_equal(planes, np.argmax(ops.convert_to_numpy(parts["d_quadrant"]), -1)[:, None, None]
+                                  * np.ones_like(planes))
+    np.testing.assert_array_equal(ops.convert_to_numpy(quadrant(np.array([[.5, .5], [-.5, .5], [-.5, -.5], [.5, -.5]]))),
+                                  [0, 1, 2, 3])
+
+
+def test_mismatched_front_end_is_a_clear_error(tmp_path):
+    cfg = LatentSequenceConfig(attention=False, n_states=2, **TINY)
+    other = cfg.frontend_config(features.FACE).replace(generator_filters=4)
+    with pytest.raises(ValueError, match="front end does not match"):
+        _built(cfg).load_frontend(_built(other), features.FACE)
+    # a work directory whose first stage trained another front end is refused before any training
+    stage_dir = tmp_path / "stages" / "01_frontend_face"
+    stage_dir.mkdir(parents=True)
+    (stage_dir / "stage.json").write_text(json.dumps({"model": other.to_dict(), "metrics": {}, "history": {}}))
+    data = tf.data.Dataset.from_tensor_slices(_task(2, 4)).batch(2)
+    with pytest.raises(ValueError, match="01_frontend_face: finished with another model"):
+        train_and_evaluate(TrainConfig(model=cfg, epochs=1, tensorboard=False), tmp_path, data)
+
+
+def _task(n, frames, seed=0):
+    rng = np.random.default_rng(seed)
+    va = rng.uniform(-1, 1, (n, frames, 2)).astype("float32")
+    face = np.clip(rng.normal(0, 0.2, (n, frames, 16, 16, 3)) + va[..., :1, None, None], -1, 1).astype("float32")
+    return {features.FACE: face}, {features.TARGETS: va, features.LABEL_MASK: np.ones_like(va)}
+
+
+@pytest.mark.slow
+def test_resume_after_killed_stage_and_warm_start_along_the_curriculum(tmp_path, monkeypatch):
+    """ANCLaF-S-4: frontend -> latents -> S-2 -> S-4. The run dies in S-4; the rerun keeps the
+    finished stages (files untouched) and trains S-4 starting from S-2's weights."""
+    cfg = LatentSequenceConfig(attention=False, n_states=4, **TINY)
+    train_config = TrainConfig(model=cfg, epochs=1, batch_size=2, window=8, tensorboard=False,
+                               early_stopping_patience=0)
+    data = tf.data.Dataset.from_tensor_slices(_task(4, 8)).batch(2)
+    real_fit = trainer_lib.fit_stage
+    started = {}
+
+    def fit_stage(train_config, model_config, workdir, *args):
+        if workdir.name == "04_s_4" and "killed" not in started:
+            started["killed"] = True
+            raise KeyboardInterrupt("killed")
+        init = args[-1]
+
+        def recording_init(model):
+            init(model)
+            started[workdir.name] = [w.copy() for w in model.get_weights()]
+        return real_fit(train_config, model_config, workdir, *args[:-1], recording_init)
+
+    monkeypatch.setattr(trainer_lib, "fit_stage", fit_stage)
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(train_config, tmp_path, data, data)
+    stages = tmp_path / "stages"
+    done = {p: p.stat().st_mtime_ns for p in stages.glob("*/*") if p.is_file()}
+    assert not (stages / "04_s_4" / "stage.json").exists() and not (tmp_path / "model.keras").exists()
+    started.clear()
+    started["killed"] = True
+    result = train_and_evaluate(train_config, tmp_path, data, data)
+    assert list(started) == ["killed", "04_s_4"]  # only the killed stage ran again
+    for path in stages.glob("0[1-3]_*/*"):
+        if path.is_file():
+            assert path.stat().st_mtime_ns == done[path], path
+    s2 = recipes._stage_model(recipes.recipe_for(train_config)[2], stages / "03_s_2")
+    for a, b in zip(s2.get_weights(), started["04_s_4"]):  # S-4 starts where S-2 ended
+        np.testing.assert_array_equal(a, b)
+    assert set(result.stages) == {"01_frontend_face", "02_latents", "03_s_2", "04_s_4"}
+    assert result.stages["02_latents"] == {"sequences": {"train": 4, "val": 4}}
+    assert (tmp_path / "model.keras").exists() and np.isfinite(result.metrics["val_mean_ccc"])
