@@ -65,6 +65,29 @@ def list_presets() -> list[Preset]:
     return [_PRESETS[n] for n in sorted(_PRESETS)]
 
 
+SMALL_FACTOR = 8
+_WIDTH_SUFFIXES = ("_filters", "_units", "features", "units")
+
+
+def small_config(config: ModelConfig, factor: int = SMALL_FACTOR) -> ModelConfig:
+    """A CPU-sized copy of ``config`` (``--small``): every width (fields named ``*_filters``,
+    ``*units``, ``features``; nested member configs too) divided by ``factor`` (at least 2), the
+    structure, input sizes and training recipe unchanged. Pretrained backbones keep their size."""
+    changes = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if isinstance(value, ModelConfig):
+            changes[field.name] = small_config(value, factor)
+        elif isinstance(value, tuple) and value and all(isinstance(v, ModelConfig) for v in value):
+            changes[field.name] = tuple(small_config(v, factor) for v in value)
+        elif field.name.endswith(_WIDTH_SUFFIXES):
+            if isinstance(value, int) and not isinstance(value, bool):
+                changes[field.name] = max(2, value // factor)
+            elif isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
+                changes[field.name] = tuple(max(2, v // factor) for v in value)
+    return config.replace(**changes)
+
+
 def dummy_inputs(config: ModelConfig, batch: int = 1, frames: int = 2) -> dict:
     """Zero inputs of the config's shapes; ``None`` axes (sequence length) become ``frames``."""
     import numpy as np

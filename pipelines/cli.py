@@ -19,7 +19,8 @@ from pipelines import configs
 
 # The main job trains the paper's CNN-3RNN (2nd pool + last pool + fc taps, ``004`` §5.3.1) with
 # its layers shrunk so that it learns the synthetic drop in a few CPU minutes (held-out mean CCC
-# about 0.8); ``--preset NAME`` trains a full-size preset instead.
+# about 0.8); ``--preset NAME`` trains a full-size preset instead (``--small``: its widths shrunk
+# the same way, :func:`affect_tf.presets.small_config`, with the same stages).
 MAIN_JOB_PRESET = "cnn_3rnn_2ndpool_lastpool_fc"
 MAIN_JOB_SHRINK = {"vgg_filters": (8, 16, 16, 32, 32), "fc_units": 64, "rnn_units": 32, "rnn_layers": 1,
                    "fc_dropout": 0.2, "rnn_dropout": 0.2}
@@ -27,14 +28,16 @@ MAIN_JOB_TRAINING = {"epochs": 12, "batch_size": 4, "window": 16, "learning_rate
                      "early_stopping_patience": 0, "tensorboard": False}
 
 
-def default_train_config(preset: str | None = None, **overrides):
-    """The main job's training configuration: the shrunk default preset, or ``preset`` full size."""
+def default_train_config(preset: str | None = None, small: bool = False, **overrides):
+    """The main job's training configuration: the shrunk default preset, or ``preset`` full size
+    (``small``: CPU-sized) over the preset's own training settings."""
     from affect_tf import presets
     from affect_tf.training.config import TrainConfig
 
     fields = {**MAIN_JOB_TRAINING, **overrides}
     if preset and preset != MAIN_JOB_PRESET:
-        return TrainConfig(preset=preset, **fields)
+        config = TrainConfig.for_preset(preset, **fields)
+        return config.replace(model=presets.small_config(config.model_config())) if small else config
     model = presets.get_preset(MAIN_JOB_PRESET).config.replace(**MAIN_JOB_SHRINK)
     return TrainConfig(preset=MAIN_JOB_PRESET, model=model, **fields)
 
@@ -125,7 +128,7 @@ def run(args) -> int:
             train_config = f.read()
     else:
         overrides = {"epochs": args.epochs} if args.epochs else {}
-        train_config = default_train_config(args.preset, **overrides)
+        train_config = default_train_config(args.preset, small=args.small, **overrides)
     evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
     print(f"[2/3] TFX pipeline (LocalDagRunner, ML Metadata in {paths['metadata']})", flush=True)
     if not args.quiet:
@@ -177,6 +180,8 @@ def register_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--new-subjects", type=int, default=0,
                         help="add a drop of N new synthetic subjects (the retraining walk-through)")
     parser.add_argument("--preset", default=None, help="model preset (default: the main job's small preset)")
+    parser.add_argument("--small", action="store_true",
+                        help="with --preset: widths divided by 8, same structure and training stages")
     parser.add_argument("--train-config", default=None, help="TrainConfig JSON file (overrides --preset)")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="training steps (TFX TrainArgs.num_steps)")

@@ -20,7 +20,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--records", help="records directory holding train*/ and val* splits")
     parser.add_argument("--train", help="training record file pattern (instead of --records)")
     parser.add_argument("--val", help="validation record file pattern (instead of --records)")
-    parser.add_argument("--out", required=True, help="work directory (checkpoints, logs, model)")
+    parser.add_argument("--out", help="work directory (stages, checkpoints, logs, model); required to train")
     parser.add_argument("--config", help="TrainConfig JSON file; flags below override it")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--steps-per-epoch", type=int)
@@ -33,6 +33,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--warm-start", help=".weights.h5 or .keras to start from")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--small", action="store_true",
+                        help="CPU-sized copy of the preset: widths divided by 8, same structure and recipe")
+    parser.add_argument("--recipe", action="store_true", help="print the training stages and exit")
     parser.add_argument("--search", metavar="FIELD=V1,V2,...",
                         help="train once per value of a model-config field and keep the best on "
                              "validation, e.g. --search alpha=0,0.25,0.5,1 (implicit fusion)")
@@ -43,10 +46,14 @@ def run(args) -> int:
     from affect_tf.config import config_from_json
     from affect_tf.training import TrainConfig, search_model_option, train_and_evaluate
 
-    cfg = TrainConfig()
+    from affect_tf.presets import small_config
+    from affect_tf.training import recipes
+
     if args.config:
         with open(args.config) as f:
             cfg = config_from_json(f.read())
+    else:  # the preset's training settings from its paper; the flags below override them
+        cfg = TrainConfig.for_preset(args.preset or TrainConfig.preset)
     flags = {
         "preset": args.preset, "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
         "batch_size": args.batch_size, "window": args.window,
@@ -55,6 +62,13 @@ def run(args) -> int:
         "mixed_precision": True if args.mixed_precision else None,
     }
     cfg = cfg.replace(**{k: v for k, v in flags.items() if v is not None})
+    if args.small:
+        cfg = cfg.replace(model=small_config(cfg.model_config()))
+    if args.recipe:
+        print(recipes.describe(cfg))
+        return 0
+    if not args.out:
+        raise SystemExit("affect-tf train: --out DIR is required")
     train, val = args.train, args.val
     if args.records:
         if not os.path.isdir(args.records):

@@ -159,3 +159,21 @@ def test_resume_after_killed_stage_and_warm_start_along_the_curriculum(tmp_path,
     assert set(result.stages) == {"01_frontend_face", "02_latents", "03_s_2", "04_s_4"}
     assert result.stages["02_latents"] == {"sequences": {"train": 4, "val": 4}}
     assert (tmp_path / "model.keras").exists() and np.isfinite(result.metrics["val_mean_ccc"])
+
+
+def test_small_keeps_structure_and_recipe(capsys):
+    from affect_tf import cli
+
+    full = TrainConfig.for_preset("avi_gas")
+    small = full.replace(model=presets.small_config(full.model_config()))
+    cfg = small.model_config()
+    assert (cfg.generator_filters, cfg.discriminator_filters, cfg.lstm_units) == (2, (2, 4, 8, 16, 32, 64), 16)
+    assert cfg.input_shapes() == full.model_config().input_shapes()
+    assert recipes.describe(small) == recipes.describe(full)
+    aeg = presets.small_config(presets.get_preset("aeg_cd_sz").config)  # z still fits D's conv 2
+    assert aeg.discriminator_filters[aeg.latent_after - 1] == 4 * aeg.generator_filters
+    assert cli.main(["train", "--preset", "anclaf_sa_4", "--small", "--recipe"]) == 0
+    assert capsys.readouterr().out.split("\n")[:3] == [
+        "01_frontend_face: train on records (80 frames) -> G and D of face",
+        "02_latents: cache on records (80 frames) from frontend_face -> ZQ latents of the training and validation sequences",
+        "03_s_2: train on latents (2 frames) from frontend_face -> weights of every layer"]
