@@ -1,5 +1,7 @@
 # Two environments (see README): the primary one (Python 3.10, TF 2.16, TFX 1.16) runs every
-# test; the latest one (Python 3.11, TF 2.21, Keras 3.15, no TFX) runs the library tests.
+# test, the slow end-to-end ones included; the latest one (Python 3.11, TF 2.21, Keras 3.15, no
+# TFX) runs the library tests, neither `tfx` nor `slow`. `make test-fast` is the edit loop: the
+# primary environment without the slow tests.
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 PY310 ?= $(PYENV_ROOT)/versions/3.10.13/bin/python
 PY311 ?= $(PYENV_ROOT)/versions/3.11.7/bin/python
@@ -7,7 +9,7 @@ PRIMARY := .venv310
 LATEST := .venv311
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-primary test-latest
+.PHONY: setup test test-primary test-latest test-fast
 
 setup: $(PRIMARY)/.installed $(LATEST)/.installed
 
@@ -31,4 +33,7 @@ test-primary: $(PRIMARY)/.installed
 
 test-latest: $(LATEST)/.installed
 	@echo "== latest environment: $$($(LATEST)/bin/python -c 'import sys, tensorflow as tf, keras; print(sys.version.split()[0], "tensorflow", tf.__version__, "keras", keras.__version__)' 2>/dev/null)"
-	$(LATEST)/bin/python -m pytest tests -m "not tfx" $(PYTEST_ARGS)
+	$(LATEST)/bin/python -m pytest tests -m "not tfx and not slow" $(PYTEST_ARGS)
+
+test-fast: $(PRIMARY)/.installed
+	$(PRIMARY)/bin/python -m pytest tests -m "not slow" $(PYTEST_ARGS)
