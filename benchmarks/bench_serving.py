@@ -26,8 +26,7 @@ import time
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "serving"))
+sys.path.insert(0, str(REPO))  # the tests package (its tiny model), run as a script
 
 
 def percentiles(seconds) -> dict:
@@ -97,7 +96,7 @@ def main(argv=None) -> int:
 
     from affect_tf import export
     from serving.client import ServingClient
-    from tiny_model import random_batch, train_tiny_model
+    from tests.serving.tiny_model import random_batch, train_tiny_model
 
     tmp = tempfile.mkdtemp(prefix="bench_serving_")
     base = pathlib.Path(args.model_dir) if args.model_dir else pathlib.Path(tmp) / "affect"
