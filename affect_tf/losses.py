@@ -51,24 +51,27 @@ def balance_weights(y_true, mask, n_bins=N_BALANCE_BINS, value_range=(-1.0, 1.0)
     return ops.sum(one_hot * per_bin, axis=-1)
 
 
-def afc_loss(y_true, y_pred, mask=None, balance=True, value_range=(-1.0, 1.0)):
-    """L_afc of ``001`` eq. 14-18 (and ``000`` III-C), averaged over valence and arousal.
+AFC_TERMS = ("rmse", "pcc", "ccc", "icc")  # 001 eq. 14-18
+AEG_AFC_TERMS = ("mse", "pcc", "ccc")  # 000 eq. 5
 
-    Per dimension: ``RMSE + (1 - COR) + (1 - CCC) + (1 - ICC)``, every statistic weighted by
-    :func:`balance_weights` when ``balance`` is set. The correlation terms enter as ``1 - r`` so that
-    the loss falls as agreement rises (the paper maximises them). 0 for a perfect prediction.
+
+def afc_loss(y_true, y_pred, mask=None, balance=True, value_range=(-1.0, 1.0), terms=AFC_TERMS):
+    """L_afc of ``001`` eq. 14-18 (``terms=AEG_AFC_TERMS``: ``000`` eq. 5), averaged over valence
+    and arousal.
+
+    Per dimension the sum of ``terms``: error terms (``rmse``, ``mse``) as they are, agreement
+    terms (``pcc``, ``ccc``, ``icc``) as ``1 - r`` so that the loss falls as agreement rises (the
+    papers maximise them); every statistic weighted by :func:`balance_weights` when ``balance`` is
+    set. 0 for a perfect prediction.
     """
     total = 0.0
     parts = _split(y_true, y_pred, mask)
     for t, p, m in parts:
         w = balance_weights(t, m, value_range=value_range) if balance else m
         stats = metrics.sufficient_statistics(t, p, w)
-        total = total + (
-            metrics.from_statistics("rmse", stats)
-            + (1.0 - metrics.from_statistics("pcc", stats))
-            + (1.0 - metrics.from_statistics("ccc", stats))
-            + (1.0 - metrics.from_statistics("icc", stats))
-        )
+        for term in terms:
+            value = metrics.from_statistics(term, stats)
+            total = total + (value if term in ("rmse", "mse") else 1.0 - value)
     return total / len(parts)
 
 

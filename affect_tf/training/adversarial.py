@@ -44,6 +44,7 @@ class _Trainer(keras.Model):
     ``loss_names``. ``call`` is the model's inference path."""
 
     loss_names: tuple[str, ...] = ()
+    afc_terms = losses.AFC_TERMS
 
     def __init__(self, model, train_config=None, **kwargs):
         super().__init__(**kwargs)
@@ -99,7 +100,7 @@ class _Trainer(keras.Model):
         for metric in self.affect_metrics:
             metric.update_state(y[features.TARGETS], pred, mask)
         if "afc" in self.trackers:
-            self.trackers["afc"].update_state(losses.afc_loss(y[features.TARGETS], pred, mask))
+            self.trackers["afc"].update_state(losses.afc_loss(y[features.TARGETS], pred, mask, terms=self.afc_terms))
         return self._results()
 
 
@@ -109,11 +110,12 @@ def _variables(*layers_):
 
 class AEGTrainer(_Trainer):
     """``000``: D minimises ``-L_adv + lambda_afc L_afc(real)`` (eq. 9); G minimises its adversarial
-    term + ``lambda_afc L_afc(fake)`` + ``lambda_rec`` L1(clean, G(degraded)) (eq. 10). The
-    reconstruction compares G's output with the clean frame (denoising), not the authors' cycle.
+    term + ``lambda_afc L_afc(fake)`` + ``lambda_rec`` times the cycle reconstruction
+    ``|x - G(G(x~))|`` (eq. 2, 10); L_afc is eq. 5 (MSE + COR + CCC).
     Disc (no generator): D's V/A head alone with an l2 loss."""
 
     loss_names = ("d_loss", "g_loss", "g_adv", "d_fake", "rec", "afc")
+    afc_terms = losses.AEG_AFC_TERMS
 
     def __init__(self, model, train_config=None, seed: int = 0, **kwargs):
         super().__init__(model, train_config, **kwargs)
@@ -145,10 +147,12 @@ class AEGTrainer(_Trainer):
                 z_real = ops.stop_gradient(model.generator.encode(image))
             real = model.discriminator(image, audio, z_real, training=True)
             d_fake = losses.constant_target_bce(fake["critic"], 0.0)
-            d_loss = losses.constant_target_bce(real["critic"], 1.0) + d_fake + cfg.lambda_afc * losses.afc_loss(targets, real["va"], mask)
+            d_afc = losses.afc_loss(targets, real["va"], mask, terms=self.afc_terms)
+            d_loss = losses.constant_target_bce(real["critic"], 1.0) + d_fake + cfg.lambda_afc * d_afc
             g_adv = losses.constant_target_bce(fake["critic"], 1.0)
-            afc = losses.afc_loss(targets, fake["va"], mask)
-            rec = losses.mean_absolute_error(image, fake["x_hat"])
+            afc = losses.afc_loss(targets, fake["va"], mask, terms=self.afc_terms)
+            cycle = model.generator(fake["x_hat"], training=True)[0]
+            rec = losses.mean_absolute_error(image, cycle)
             g_loss = g_adv + cfg.lambda_afc * afc + cfg.lambda_rec * rec
         self._apply(tape, "discriminator", d_loss)
         self._apply(tape, "generator", g_loss)

@@ -1,7 +1,7 @@
 """AEG-CD-SZ and its ablations Disc and AEG-CD (``000`` §III, Tables I-II).
 
 An auto-encoder generator (AEG) denoises the face and yields z; a conditional discriminator (CD)
-takes the denoised face, an audio plane made from the frame's eGeMAPS LLDs, and z added to an
+takes the denoised face, an audio plane made from the frame's eGeMAPS LLDs, and z joined to an
 intermediate activation, and outputs real/fake and valence/arousal. The CD's V/A is the output.
 
 Audio: the authors' code feeds 46 openSMILE LLD values per video frame (which set gives 46 is not
@@ -27,7 +27,7 @@ class AEGCDSZConfig(ModelConfig):
     """``use_generator=False`` is "Disc" (the CD alone, trained with an l2 loss); AEG-CD adds the
     adversarially trained generator; AEG-CD-SZ adds audio (S) and z (Z) conditioning.
     Sizes from the authors' code: G with one residual block (its skip off) giving z with
-    4 * ``generator_filters`` channels at a quarter of the image size, added after the CD's
+    4 * ``generator_filters`` channels at a quarter of the image size, concatenated after the CD's
     ``latent_after``-th conv; CD convs down to 2x2."""
 
     use_generator: bool = True

@@ -15,8 +15,9 @@ class Discriminator(layers.Layer):
 
     ``audio_dim`` > 0 (AEG-CD-SZ): the audio vector goes through Dense(image width) + tanh and is
     repeated down the rows into one plane, concatenated to the image as an extra channel.
-    ``latent_after`` = k (AEG-CD-SZ): z is added to the activation after conv k (1-based); z must
-    match that activation's shape. ``with_critic=False`` leaves the real/fake head out (the
+    ``latent_after`` = k (AEG-CD-SZ): z is concatenated to the activation after conv k (1-based;
+    "concatenating them with intermediate kernels", ``000`` §III-B; the authors' code adds it); z
+    must match that activation's shape. ``with_critic=False`` leaves the real/fake head out (the
     inference graph carries no training-only weights).
 
     ``call(image, audio=None, z=None)`` returns ``{"critic": (N,) logits or None}`` plus
@@ -45,9 +46,11 @@ class Discriminator(layers.Layer):
         if self.audio_dense is not None:
             self.audio_dense.build((None, self.audio_dim))
         shape = (None, *image_shape[-3:-1], image_shape[-1] + (1 if self.audio_dim else 0))
-        for conv in self.convs:
+        for i, conv in enumerate(self.convs):
             conv.build(shape)
             shape = conv.compute_output_shape(shape)
+            if self.latent_after == i + 1:
+                shape = (*shape[:-1], 2 * shape[-1])
         if self.critic_head is not None:
             self.critic_head.build(shape)
         self.affect_head.build(shape)
@@ -65,7 +68,7 @@ class Discriminator(layers.Layer):
             if self.latent_after == i + 1:
                 if z is None:
                     raise ValueError("this discriminator is conditioned on z: pass z")
-                x = x + z
+                x = ops.concatenate([x, ops.cast(z, x.dtype)], axis=-1)
         affect = ops.reshape(self.affect_head(x), (-1, self.affect_outputs))
         critic = None
         if self.critic_head is not None:
