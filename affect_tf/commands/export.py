@@ -24,13 +24,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    import keras
-
     from affect_tf import export
     from affect_tf.files import write_text_atomic
+    from affect_tf.models import load_model
 
     try:
-        model = keras.saving.load_model(args.model)
+        model = load_model(args.model)
     except Exception as exc:  # keras raises many types; name the file either way
         raise SystemExit(f"cannot load model {args.model}: {exc}") from exc
     metadata = {"source_model": str(args.model)}

@@ -14,6 +14,7 @@ from keras import ops
 
 from affect_tf import config as config_lib
 from affect_tf import features, losses, metrics
+from affect_tf.layers.standardization import STANDARDIZED, FeatureStandardization
 
 # Divides by the replica count under tf.distribute (identity elsewhere). Keras has no public name
 # for it; importing it plainly makes a Keras that moves it fail here instead of silently training
@@ -43,11 +44,20 @@ class AffectModel(keras.Model):
     """
 
     metric_kinds = ("ccc", "pcc", "rmse")
+    standardizes_inputs = True  # False for a model whose sub-models standardise their own
 
     def __init__(self, config=None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.affect_metrics = metrics.affect_metrics(self.metric_kinds)
+        inputs = config.input_shapes() if self.standardizes_inputs and hasattr(config, "input_shapes") else {}
+        names = [name for name in STANDARDIZED if name in inputs]
+        # training-split statistics of egemaps/landmarks/mel (002 §4.2), saved with the weights
+        self.standardization = FeatureStandardization(names, name="standardization") if names else None
+
+    def standardized(self, inputs):
+        """The features dict with egemaps, landmarks and mel standardised (the one input hook)."""
+        return inputs if self.standardization is None else self.standardization(inputs)
 
     # --- training hooks of the standard Keras loop -------------------------------------
     def affect_loss(self, x, y, y_pred, training=True):

@@ -21,7 +21,7 @@ from affect_tf import degradations, features, losses, metrics
 from affect_tf.data.latents import latent_inputs
 from affect_tf.models import label_mask
 from affect_tf.models.adversarial.aeg_cd_sz import AEGCDSZConfig
-from affect_tf.models.adversarial.common import fold, modality_image
+from affect_tf.models.adversarial.common import fold
 from affect_tf.models.adversarial.dilast import DiLaSTConfig
 from affect_tf.models.adversarial.latent_encoder import quadrant
 from affect_tf.models.adversarial.sequence import LatentSequenceConfig
@@ -130,7 +130,7 @@ class AEGTrainer(_Trainer):
     def train_step(self, data):
         x, y = data[0], data[1]
         cfg, model = self.model.config, self.model
-        image = modality_image(x, features.FACE)[0]
+        image = model.modality_image(x, features.FACE)[0]
         audio = model.audio(x)
         targets, mask = _folded_labels(x, y)
         if model.generator is None:
@@ -186,7 +186,7 @@ class LatentAdversarialTrainer(_Trainer):
     def train_step(self, data):
         x, y = data[0], data[1]
         cfg, model = self.model.config, self.model
-        image = modality_image(x, cfg.modality)[0]
+        image = model.modality_image(x, cfg.modality)[0]
         targets, mask = _folded_labels(x, y)
         noisy = degradations.random_degradation(image, seed=self.seed) if cfg.denoise else image
         with tf.GradientTape(persistent=True) as tape:

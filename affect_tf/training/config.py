@@ -37,6 +37,7 @@ class TrainConfig(Config):
     strategy: str = "default"  # one of STRATEGIES
     seed: int = 0
     warm_start: str | None = None  # .weights.h5 or .keras file to start from
+    refit_standardization: bool = False  # warm starts keep the source's feature statistics
     shuffle: bool = True
     tensorboard: bool = True
     jit_compile: bool = False

@@ -51,6 +51,7 @@ from typing import Any
 import keras
 
 from affect_tf import features, presets
+from affect_tf.data.feature_statistics import prepare_inputs
 from affect_tf.files import atomic_path, write_text_atomic
 from affect_tf.training import registry
 from affect_tf.training.config import TrainConfig
@@ -143,7 +144,9 @@ def _warm_start(model, path: str):
     if not os.path.exists(path):
         raise FileNotFoundError(f"warm_start file not found: {path}")
     if path.endswith(".keras"):
-        source = keras.saving.load_model(path)
+        from affect_tf.models import load_model
+
+        source = load_model(path)
         model.set_weights(source.get_weights())
     else:
         model.load_weights(path)
@@ -193,6 +196,7 @@ def fit_stage(train_config: TrainConfig, model_config, workdir, train_data, val_
             model(dummy, training=False)
             if init is not None:
                 init(model)
+            prepare_inputs(model, train_config, train_data)
             trainer_cls = registry.trainer_class(model_config)
             if trainer_cls is not None:
                 trainer = trainer_cls(model, train_config)

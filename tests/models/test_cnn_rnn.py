@@ -56,7 +56,7 @@ def expected_cnn_rnn(cfg: CnnRnnConfig):
         pooled = vgg_tap_dim("pool5", cfg.crop_size, cfg.vgg_filters)
     else:
         total, pooled = APPLICATION_PARAMS[cfg.backbone]
-    total += dense(pooled + lm, cfg.fc_units)
+    total += dense(pooled + lm, cfg.fc_units) + 2 * lm  # + the landmarks' standardisation mean/std
     dims = [cfg.fc_units if t == "fc" else vgg_tap_dim(t, cfg.crop_size, cfg.vgg_filters)
             for t in cfg.taps]
     u = cfg.rnn_units

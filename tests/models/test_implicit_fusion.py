@@ -26,8 +26,9 @@ def test_presets_through_harness(name, tmp_path):
     cfg = presets.get_preset(name).config
     main_dim, aux_dim = (25, 136) if cfg.main == "audio" else (136, 25)
     shared = gru(100, 100) * 2 + 202
-    inference = gru(main_dim, 100) + gru(100, 100) + shared
-    training = inference + gru(aux_dim, 100) + gru(100, 100)
+    stats = 2  # standardisation mean and std per input value
+    inference = gru(main_dim, 100) + gru(100, 100) + shared + stats * main_dim
+    training = inference + gru(aux_dim, 100) + gru(100, 100) + stats * aux_dim
     assert check_preset(name, tmp_path, batch=2, frames=4) == (training, inference)
 
 

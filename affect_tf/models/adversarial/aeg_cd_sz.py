@@ -16,7 +16,7 @@ import keras
 
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
-from affect_tf.models.adversarial.common import AdversarialModel, fold, modality_image, unfold
+from affect_tf.models.adversarial.common import AdversarialModel, fold, unfold
 from affect_tf.models.adversarial.discriminator import Discriminator
 from affect_tf.models.adversarial.generator import Generator
 
@@ -83,7 +83,7 @@ class AEGCDSZ(AdversarialModel):
         )
 
     def audio(self, inputs):
-        return fold(keras.ops.cast(inputs[features.EGEMAPS], "float32")) if self.config.use_audio else None
+        return fold(self.standardized(inputs)[features.EGEMAPS]) if self.config.use_audio else None
 
     def judge(self, image, audio, training=False):
         """Run AEG then CD on folded frames; returns x_hat, z, critic logits and V/A."""
@@ -95,7 +95,7 @@ class AEGCDSZ(AdversarialModel):
         return {"x_hat": x_hat, "z": z, **judged}
 
     def call(self, inputs, training=False):
-        image, batch, frames = modality_image(inputs, features.FACE)
+        image, batch, frames = self.modality_image(inputs, features.FACE)
         va = self.judge(image, self.audio(inputs), training=training)["va"]
         return {features.TARGETS: unfold(va, batch, frames)}
 

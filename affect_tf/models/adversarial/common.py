@@ -11,18 +11,20 @@ MODALITIES = (features.FACE, features.MEL)
 
 
 def modality_image(feats, modality: str):
-    """The (B*T, S, S, 3) image of a modality in [-1, 1] and (B, T).
+    """The (B*T, S, S, 3) image of a modality in [-1, 1] and (B, T), from *standardised* features
+    (:meth:`AdversarialModel.modality_image` standardises raw ones).
 
-    Faces arrive in [-1, 1]. Mel windows arrive in dB (max 0, floor -80; ``001`` §3.4): they are
-    mapped linearly to [-1, 1] and repeated into 3 channels so the audio networks have the same
-    structure as the visual ones.
+    Faces arrive in [-1, 1]. Standardised mel windows are divided by 3 and clipped, so three
+    standard deviations span the generator's tanh range (unfitted statistics map the dB range
+    [-80, 0] linearly, as ``001`` §3.4), and repeated into 3 channels so the audio networks have
+    the same structure as the visual ones.
     """
     if modality not in feats:
         raise KeyError(f"missing input {modality!r}; got {sorted(feats)}")
     x = ops.cast(feats[modality], "float32")
     batch, frames = ops.shape(x)[0], ops.shape(x)[1]
     if modality == features.MEL:
-        x = ops.clip(x / (-features.MEL_FLOOR_DB / 2.0) + 1.0, -1.0, 1.0)
+        x = ops.clip(x / 3.0, -1.0, 1.0)
         x = ops.repeat(ops.expand_dims(x, -1), 3, axis=-1)
     elif modality != features.FACE:
         raise ValueError(f"unknown image modality {modality!r}; expected one of {MODALITIES}")
@@ -72,6 +74,10 @@ class AdversarialModel(AffectModel):
         from affect_tf import presets
 
         return presets.dummy_inputs(self.config, batch, frames)
+
+    def modality_image(self, feats, modality: str):
+        """:func:`modality_image` of the raw features, standardised first (what the trainers use)."""
+        return modality_image(self.standardized(feats), modality)
 
     def build_from_config(self, config):  # weights are created by a call, whatever the inputs
         self(self.dummy_inputs())

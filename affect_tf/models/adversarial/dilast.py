@@ -13,7 +13,7 @@ from keras import layers
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
 from affect_tf.models.adversarial.latent_encoder import LatentEncoder, estimated_quadrant, zq
-from affect_tf.models.adversarial.common import AdversarialModel, modality_image, unfold
+from affect_tf.models.adversarial.common import AdversarialModel, unfold
 from affect_tf.models.adversarial.discriminator import Discriminator
 from affect_tf.models.adversarial.generator import Generator
 
@@ -103,7 +103,7 @@ class DiLaST(AdversarialModel):
                 "critic": judged["critic"], "va": va}
 
     def call(self, inputs, training=False):
-        image, batch, frames = modality_image(inputs, self.config.modality)
+        image, batch, frames = self.modality_image(inputs, self.config.modality)
         va = self.forward_parts(image, training=training)["va"]
         return {features.TARGETS: unfold(va, batch, frames)}
 

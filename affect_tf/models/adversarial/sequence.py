@@ -19,7 +19,7 @@ from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
 from affect_tf.layers import GatedMultimodalUnit, StateAttentionLSTM
 from affect_tf.models.adversarial.latent_encoder import LatentEncoder, estimated_quadrant, zq
-from affect_tf.models.adversarial.common import AdversarialModel, fold, modality_image, unfold
+from affect_tf.models.adversarial.common import AdversarialModel, fold, unfold
 from affect_tf.models.adversarial.dilast import LatentFrontendFields, make_frontend
 
 FUSIONS = ("none", "concat", "gmu")
@@ -94,7 +94,7 @@ class LatentSequenceModel(AdversarialModel):
         """Stage one: {modality: ZQ (B, T, H, W, C + 1)} from the frozen front ends."""
         out = {}
         for m, (generator, discriminator) in self.frontends.items():
-            image, batch, frames = modality_image(inputs, m)
+            image, batch, frames = self.modality_image(inputs, m)
             x_hat, z = generator(image, training=False)
             q = estimated_quadrant(discriminator(x_hat, training=False)["quadrant"])
             out[m] = unfold(zq(z, q), batch, frames)
@@ -130,6 +130,7 @@ class LatentSequenceModel(AdversarialModel):
         modality = modality or per_frame_model.config.modality
         frontend = (f"{modality}_generator/", f"{modality}_discriminator/")
         prefixes = frontend + (("latent_encoder/",) if self.config.fusion == "none" else ())
+        prefixes += (f"standardization/{modality}_",)  # the statistics the front end trained with
         try:
             copied = copy_matching_weights(per_frame_model, self, prefixes)
         except ValueError as error:

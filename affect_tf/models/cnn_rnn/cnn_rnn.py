@@ -142,7 +142,7 @@ class CnnRnn(AffectModel):
         pooled = per_frame(taps[self._last_pool])
         fc_in = pooled
         if self.config.use_landmarks:
-            landmarks = ops.cast(inputs[features.LANDMARKS], pooled.dtype)
+            landmarks = ops.cast(self.standardized(inputs)[features.LANDMARKS], pooled.dtype)
             fc_in = ops.concatenate([pooled, per_frame(landmarks)], axis=-1)
         fc = self.fc_dropout(self.fc(fc_in), training=training)
         return [fc if name == "fc" else per_frame(taps[name]) for name in self._tap_layers]

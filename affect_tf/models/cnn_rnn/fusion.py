@@ -50,6 +50,8 @@ class ModelLevelFusion(AffectModel):
     Start from trained members with :meth:`load_member_weights` (or the trainer's warm start).
     """
 
+    standardizes_inputs = False  # each member standardises its own landmarks
+
     def __init__(self, config: ModelLevelFusionConfig = None, **kwargs):
         config = config or ModelLevelFusionConfig()
         super().__init__(config=config, **kwargs)

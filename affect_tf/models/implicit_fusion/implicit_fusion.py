@@ -88,7 +88,7 @@ class ImplicitFusion(AffectModel):
 
     def predict_from(self, inputs, modality, training=False):
         """p_m = SH(SP_m(f_m)) (eq. 1-2), (B, T, 2)."""
-        x = inputs[MODALITIES[modality]]
+        x = self.standardized(inputs)[MODALITIES[modality]]
         shape = ops.shape(x)
         x = ops.reshape(x, (shape[0], shape[1], -1))
         for layer in self.specific[modality] + self.shared:
@@ -118,6 +118,7 @@ class ImplicitFusion(AffectModel):
         for src, dst in zip(self.specific[cfg.main] + self.shared + [self.head],
                             model.specific[cfg.main] + model.shared + [model.head]):
             dst.set_weights(src.get_weights())
+        model.standardization.copy_statistics(self.standardization)
         return model
 
 
