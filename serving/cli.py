@@ -52,7 +52,8 @@ def serve(args) -> int:
 
 def register_predict(parser: argparse.ArgumentParser) -> None:
     """``affect-tf predict VIDEO (--server HOST:PORT | --model DIR) --out DIR``."""
-    parser.add_argument("video", help="video file (its audio track is used when present)")
+    parser.add_argument("video", help="video file (its audio track is used when present), or an "
+                        "audio-only file (speech only: a 25 fps frame grid, audio presets)")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--server", help="HOST:PORT of a TF Serving gRPC endpoint")
     where.add_argument("--model", help="exported model: a version folder or a base folder")

@@ -127,6 +127,7 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
     """Run ``video`` through preprocessing and ``model``; write CSV/JSON/PNG; return a summary."""
     from affect_tf.postprocess import median_filter
     from affect_tf.media import FacePipeline, MediaConfig
+    from affect_tf.media.decode import MediaError
 
     video = pathlib.Path(video)
     if not video.is_file():
@@ -154,7 +155,11 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
                   f"{len(valence) / max(time.monotonic() - started, 1e-9):.1f} frames/s",
                   end="", file=progress, flush=True)
 
-    for item in FacePipeline(config).process_video(video):
+    try:  # a file without video is speech only: a 25 fps grid, refused if the model needs the face
+        items = FacePipeline(config).process_media(video, input_names=model.input_names)
+    except MediaError as err:
+        raise SystemExit(str(err)) from None
+    for item in items:
         frames.append((item.index, item.timestamp))
         face.append(item.face_present)
         audio.append(item.audio_present)
@@ -166,7 +171,7 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
     if progress:
         print(file=progress)
     if not frames:
-        raise SystemExit(f"{video}: no video frames could be decoded")
+        raise SystemExit(f"{video}: no frames could be decoded")
 
     raw = np.stack([valence, arousal], axis=-1).astype(np.float64)
     smooth = np.stack([median_filter(raw[:, d], windows[d]) for d in range(2)], axis=-1)

@@ -450,15 +450,19 @@ def load_recola(root):
 # ---------------------------------------------------------------------------- generic CSV
 
 CSV_REQUIRED = ("recording", "video", "subject")
-CSV_OPTIONAL = ("audio", "labels", "split")
+CSV_OPTIONAL = ("audio", "labels", "split", "fps")
+SPEECH_FPS = 25.0  # default frame rate of a speech-only recording's label/feature grid
 
 
 def load_csv_manifest(path) -> list[Recording]:
     """A user's own data: a CSV with columns ``recording,video,subject`` and optional
-    ``audio,labels,split`` (paths relative to the manifest). ``labels`` names a per-frame file
-    with header ``valence,arousal`` (values on [-1, 1], empty or NaN = unknown) or a
-    time-stamped file (a ``time`` column, resampled to the video's fps). Rows without labels
-    give prediction-only records (split ``predict`` unless given)."""
+    ``audio,labels,split,fps`` (paths relative to the manifest). A row with an empty ``video``
+    and an ``audio`` file (anything PyAV decodes: wav, flac, mp3, m4a, ogg ...) is speech only:
+    its frames are a grid at ``fps`` (default 25) over the audio, without faces. ``labels``
+    names a per-frame file with header ``valence,arousal`` (values on [-1, 1], empty or NaN =
+    unknown) or a time-stamped file (a ``time`` column, resampled to the video's or the grid's
+    frame rate). Rows without labels give prediction-only records (split ``predict`` unless
+    given)."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise LayoutError(f"{path}: manifest CSV not found")
@@ -476,36 +480,47 @@ def load_csv_manifest(path) -> list[Recording]:
         if not rid or rid in seen:
             raise LayoutError(f"{path}: line {line}: recording id {rid!r} is empty or repeated")
         seen.add(rid)
-        video = base / row["video"].strip()
-        if not video.exists():
+        video = (base / row["video"].strip()) if row["video"].strip() else None
+        if video is not None and not video.exists():
             raise LayoutError(f"{path}: line {line}: video {video} not found")
         audio = (base / row["audio"].strip()) if row.get("audio", "").strip() else None
         if audio is not None and not audio.exists():
             raise LayoutError(f"{path}: line {line}: audio {audio} not found")
+        if video is None and audio is None:
+            raise LayoutError(f"{path}: line {line}: neither a video nor an audio file")
+        fps = None
+        if video is None:
+            try:
+                fps = float(row.get("fps", "").strip() or SPEECH_FPS)
+            except ValueError:
+                fps = 0.0
+            if not fps > 0:
+                raise LayoutError(f"{path}: line {line}: fps {row['fps']!r} is not a positive number")
         labels = row.get("labels", "").strip()
         fields = {}
         if labels:
             label_path = base / labels
             if not label_path.exists():
                 raise LayoutError(f"{path}: line {line}: labels {label_path} not found")
-            fields = _read_frame_labels(label_path, video)
+            fields = _read_frame_labels(label_path, video, fps)
         split = row.get("split", "").strip() or ("train" if labels else "predict")
         if split not in SPLITS:
             raise LayoutError(f"{path}: line {line}: split {split!r} is not one of {SPLITS}")
         recordings.append(Recording(
-            id=rid, video=str(video), audio=str(audio) if audio else None,
-            subject=row["subject"].strip() or rid, split=split, fps=None,
+            id=rid, video=str(video) if video else None, audio=str(audio) if audio else None,
+            subject=row["subject"].strip() or rid, split=split, fps=fps,
             label_scale="csv:-1..1", **fields,
         ))
     return recordings
 
 
-def _read_frame_labels(path, video) -> dict:
+def _read_frame_labels(path, video, fps: float | None) -> dict:
+    """Per-frame or time-stamped labels; time stamps resample at ``fps`` (else the video's)."""
     rows = _read_rows(path)
     header = [c.lower() for c in rows[0]]
     if any(h in _TIME_NAMES for h in header):
         times, numeric = read_timed_labels(path)
-        fps = video_fps(video)
+        fps = fps or video_fps(video)
         v, vi = resample_to_frames(times, _pick(numeric, path, ("valence",)), fps)
         a, ai = resample_to_frames(times, _pick(numeric, path, ("arousal",)), fps)
     elif header[:2] == ["valence", "arousal"]:

@@ -62,6 +62,8 @@ class FacePipelineProcessor:
             items = self.pipeline.process_images(list(recording.frames), fps=recording.fps,
                                                  landmarks=recording.landmarks,
                                                  audio_path=recording.audio)
+        elif recording.video is None:  # speech only: a frame grid at the manifest's fps
+            items = self.pipeline.process_audio(recording.audio, fps=recording.fps)
         else:
             if not os.path.exists(recording.video):
                 raise FileNotFoundError(f"{recording.video}: video not found")

@@ -66,6 +66,15 @@ def iter_video_frames(path) -> Iterator[tuple[int, float, np.ndarray]]:
         container.close()
 
 
+def has_video_stream(path) -> bool:
+    """Whether the file has a video stream (False: speech only, e.g. wav/flac/mp3)."""
+    container = _open(path)
+    try:
+        return bool(container.streams.video)
+    finally:
+        container.close()
+
+
 def video_info(path) -> dict:
     """Frame rate (average), first video timestamp, audio stream or not, frame count (0 = unknown)."""
     container = _open(path)

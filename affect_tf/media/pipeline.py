@@ -15,6 +15,17 @@ from affect_tf.media.face import FaceTracker
 from affect_tf.media.items import FrameItem
 
 
+FACE_INPUTS = (features.FACE, features.LANDMARKS)
+
+
+def require_face_free(input_names, what) -> None:
+    """Refuse a speech-only input for a model that needs the face, naming both."""
+    needs = [name for name in input_names if name in FACE_INPUTS]
+    if needs:
+        raise MediaError(what, f"speech only (no video), but the model needs the face ({', '.join(needs)}); "
+                         "use an audio preset (e.g. rnn_baseline_audio, implicit_fusion_audio, au_de)")
+
+
 class FacePipeline:
     """Decode, detect/track, landmark, align and compute audio features for every frame.
 
@@ -27,6 +38,14 @@ class FacePipeline:
         self.tracker = FaceTracker(self.config)
 
     # -- public --------------------------------------------------------------------------------
+    def process_media(self, path, fps: float = 25.0, input_names=()) -> Iterator[FrameItem]:
+        """A video's frames, or, for a file without a video stream, :meth:`process_audio` on a
+        grid at ``fps`` (refused when ``input_names`` include face inputs)."""
+        if decode.has_video_stream(os.fspath(path)):
+            return self.process_video(path)
+        require_face_free(input_names, path)
+        return self.process_audio(path, fps)
+
     def process_video(self, video_path, audio_path=None) -> Iterator[FrameItem]:
         """One item per decoded video frame, streamed. Audio comes from the video's own track
         unless ``audio_path`` is given; without audio the items have ``audio_present`` False."""
@@ -55,6 +74,30 @@ class FacePipeline:
         frames = ((i, i / fps, read_image(p), None if landmarks is None else landmarks[i])
                   for i, p in enumerate(image_paths))
         yield from self._run(frames, 1.0 / fps, blocks, image_paths[0] if image_paths else "")
+
+    def process_audio(self, audio_path, fps: float = 25.0) -> Iterator[FrameItem]:
+        """Speech only: one item per frame of a grid at ``fps`` (frame i at i / fps) over the
+        audio's duration, with zero faces/landmarks and ``face_present`` False."""
+        audio_path = os.fspath(audio_path)
+        audio = AudioFeatureStream(decode.iter_audio_blocks(audio_path, self.config.sample_rate),
+                                   self.config)
+        if not audio.has_audio:
+            raise MediaError(audio_path, "no audio stream (and no video): nothing to process")
+        size, duration = self.config.crop_size, 1.0 / fps
+        no_face = np.zeros((size, size, 3), np.uint8)
+        no_landmarks = np.zeros((features.N_LANDMARKS, 2), np.float32)
+        index = 0
+        while True:
+            timestamp = index * duration
+            mel = audio.mel(timestamp)  # pulls audio past t: duration is exact when t is beyond it
+            if timestamp >= audio.duration:
+                return
+            egemaps = audio.egemaps(timestamp, duration).astype(np.float32)
+            audio.release_before(timestamp, duration)
+            yield FrameItem(index=index, timestamp=float(timestamp), face=no_face, face_present=False,
+                            landmarks_image=no_landmarks, landmarks_crop=no_landmarks, mel=mel,
+                            egemaps=egemaps, audio_present=True)
+            index += 1
 
     # -- internals -----------------------------------------------------------------------------
     def _run(self, frames: Iterable, frame_duration: float, blocks, path) -> Iterator[FrameItem]:
