@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+from typing import Callable
 
 from affect_tf.config import ModelConfig
 
@@ -30,18 +31,23 @@ class Preset:
     description: str = ""
     # the paper's training settings (TrainConfig fields); command-line flags override them
     training: dict = dataclasses.field(default_factory=dict)
+    # the paper's own (training, inference) parameter counts and the function counting a built
+    # model the paper's way, e.g. 001 Table 11
+    paper_counts: tuple[int, int] | None = None
+    count_as_paper: Callable | None = None
 
     def build(self):
         return self.config.build()
 
 
 def register_preset(name: str, config: ModelConfig, paper: str, description: str = "",
-                    training: dict | None = None) -> Preset:
+                    training: dict | None = None, paper_counts: tuple[int, int] | None = None,
+                    count_as_paper: Callable | None = None) -> Preset:
     if not isinstance(config, ModelConfig):
         raise TypeError(f"preset {name!r}: config must be a ModelConfig, got {type(config).__name__}")
     if name in _PRESETS and _PRESETS[name].config != config:
         raise ValueError(f"preset {name!r} is already registered with a different config")
-    preset = Preset(name, config, paper, description, dict(training or {}))
+    preset = Preset(name, config, paper, description, dict(training or {}), paper_counts, count_as_paper)
     _PRESETS[name] = preset
     return preset
 
@@ -98,19 +104,35 @@ def dummy_inputs(config: ModelConfig, batch: int = 1, frames: int = 2) -> dict:
     }
 
 
-def parameter_counts(preset: Preset) -> tuple[int, int]:
-    """(training, inference) parameter counts of a preset's model, built on dummy inputs."""
+def _built(preset: Preset):
     model = preset.build()
     model(dummy_inputs(preset.config))
+    return model
+
+
+def _counts(model) -> tuple[int, int]:
     inference = model.inference_model() if hasattr(model, "inference_model") else model
     return model.count_params(), inference.count_params()
 
 
+def parameter_counts(preset: Preset) -> tuple[int, int]:
+    """(training, inference) parameter counts of a preset's model, built on dummy inputs."""
+    return _counts(_built(preset))
+
+
 def describe(preset: Preset) -> str:
-    """One line: name, paper, training/inference parameters, input shapes."""
-    train, infer = parameter_counts(preset)
+    """One line: name, paper, training/inference parameters, input shapes; for presets with the
+    paper's counts, ours counted the paper's way beside the paper's (and the relative gap)."""
+    model = _built(preset)
+    train, infer = _counts(model)
     shapes = " ".join(
         f"{k}={'x'.join('T' if d is None else str(d) for d in v)}"
         for k, v in preset.config.input_shapes().items()
     )
-    return f"{preset.name}\t{preset.paper}\ttrain={train:,}\tinference={infer:,}\t{shapes}"
+    line = f"{preset.name}\t{preset.paper}\ttrain={train:,}\tinference={infer:,}\t{shapes}"
+    if preset.paper_counts and preset.count_as_paper:
+        ours = preset.count_as_paper(model)
+        line += "\tpaper-convention " + " ".join(
+            f"{kind}={o:,} (paper {p:,}, {100 * (o - p) / p:+.1f}%)"
+            for kind, o, p in zip(("train", "inference"), ours, preset.paper_counts))
+    return line
