@@ -19,6 +19,50 @@ def test_gaussian_blur_equals_scipy(images, sigma):
     np.testing.assert_allclose(out, ref, atol=1e-5)
 
 
+def test_gaussian_blur_wider_than_the_image_folds_like_scipy():
+    """Radius 8 on a 5x6 image: the mirror padding folds more than once."""
+    small = np.random.default_rng(2).uniform(-1, 1, (5, 6, 2)).astype("float32")
+    ref = ndimage.gaussian_filter(small.astype("float64"), sigma=(2.0, 2.0, 0), mode="reflect")
+    np.testing.assert_allclose(degradations.gaussian_blur(small, 2.0), ref, atol=1e-5)
+
+
+def test_blur_builds_no_depthwise_convolution():
+    """TF 2.16's oneDNN crashes (SIGSEGV, or runs out of memory) while it JIT-builds a depthwise
+    kernel for 1xK filters on AVX-512 CPUs with bf16/fp16 (issue 17): the blur, and so the
+    denoising train steps, must not contain that op."""
+    import tensorflow as tf
+
+    graph = tf.function(lambda x: degradations.gaussian_blur(x, 1.5, max_sigma=2.0)).get_concrete_function(
+        tf.TensorSpec((4, 32, 32, 3), tf.float32)).graph
+    ops_used = {op.type for op in graph.get_operations()}
+    assert not {t for t in ops_used if "Depthwise" in t}, ops_used
+
+
+def test_denoising_gradient_step_runs_in_a_fresh_process():
+    """The crash killed the whole test process; run the blur's forward and backward pass, as a
+    train step does, in a child so a crash is a failure with its exit code."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import numpy as np, tensorflow as tf
+        from affect_tf import degradations
+        x = tf.Variable(np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32"))
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                y = degradations.gaussian_blur(x, tf.constant(1.2), max_sigma=2.0)
+                loss = tf.reduce_sum(y * y)
+            return tape.gradient(loss, x)
+        g = step().numpy()
+        assert np.all(np.isfinite(g))
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "ok" in done.stdout, (done.returncode, done.stderr[-2000:])
+
+
 def test_downsample_equals_block_mean(images):
     out = degradations.downsample(images, 4)
     blocks = images.reshape(2, 4, 4, 5, 4, 3).mean(axis=(2, 4))
