@@ -26,6 +26,7 @@ class FeatureStandardization(keras.layers.Layer):
     """``(x - mean) / std`` for each named feature of a features dict; other entries pass."""
 
     def __init__(self, names=tuple(STANDARDIZED), **kwargs):
+        kwargs["dtype"] = "float32"  # raw features (Hz, dB) in float32 even under mixed precision
         super().__init__(**kwargs)
         unknown = sorted(set(names) - set(STANDARDIZED))
         if unknown:
