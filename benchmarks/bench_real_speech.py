@@ -17,6 +17,9 @@ records -> the mean over each utterance's frames -> utterance-level CCC, pooled 
 
 Baseline, same folds: openSMILE eGeMAPSv02 functionals (88 per utterance) standardised on the
 training speakers, one RBF SVR per dimension (scikit-learn defaults).
+
+Time: the baseline's is feature extraction + fits; a preset's is train + export summed over its
+folds; the shared preprocessing is reported apart (stderr).
 """
 from __future__ import annotations
 
@@ -128,7 +131,9 @@ def utterance_predictions(export_dir, val_dir):
 
 
 def run_preset(preset, records, items, folds, workdir):
-    predictions = {}
+    """Utterance predictions of every fold and the train + export seconds summed over folds
+    (from the run's files, so a rerun that keeps finished folds reports the same time)."""
+    predictions, seconds = {}, 0.0
     for k, held_out in enumerate(folds):
         fold_dir = workdir / f"fold{k}"
         train, val = fold_dirs(records, items, held_out, fold_dir)
@@ -137,8 +142,9 @@ def run_preset(preset, records, items, folds, workdir):
             affect_tf("train", "--preset", preset, "--train", train, "--val", val, "--out", run,
                       log=workdir / preset / f"fold{k}.log")
             affect_tf("export", run / "model.keras", run / "export")
+        seconds += (run / "export").stat().st_mtime - (run / "train_config.json").stat().st_mtime
         predictions.update(utterance_predictions(run / "export", val))
-    return predictions
+    return predictions, seconds
 
 
 def egemaps_functionals(items, workdir):
@@ -202,9 +208,8 @@ def main(argv=None) -> int:
     records = preprocess(items, args.workdir)
     print(f"preprocess: {time.time() - started:.0f} s (shared by the presets)", file=sys.stderr)
     for preset in [p for p in args.presets.split(",") if p]:
-        started = time.time()
-        predictions = run_preset(preset, records, items, folds, args.workdir)
-        rows.append((preset, *scores(predictions, items), time.time() - started))
+        predictions, seconds = run_preset(preset, records, items, folds, args.workdir)
+        rows.append((preset, *scores(predictions, items), seconds))
         print("done:", rows[-1], file=sys.stderr, flush=True)
 
     held = ", ".join("+".join(f) for f in folds)
