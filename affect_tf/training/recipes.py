@@ -170,7 +170,8 @@ def run_recipe(train_config: TrainConfig, workdir, train_data, val_data=None, ve
             result = _finished_result(stage, stage_dir)
             break
         train_ds, val_ds = _stage_data(train_config, stage, dirs, train_data, val_data, by_name)
-        result = fit_stage(train_config, stage.model, stage_dir, train_ds, val_ds, verbose, init)
+        result = fit_stage(train_config, stage.model, stage_dir, train_ds, val_ds, verbose, init,
+                           prepare=stage.data == RECORDS)
         with atomic_path(stage_dir / "model.keras") as tmp:
             result.model.save(str(tmp))
         _finish(stage, stage_dir, result.metrics, result.history)

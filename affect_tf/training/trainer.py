@@ -178,11 +178,12 @@ def _callbacks(train_config: TrainConfig, workdir: pathlib.Path, monitor: str, h
 
 
 def fit_stage(train_config: TrainConfig, model_config, workdir, train_data, val_data=None,
-              verbose: int = 0, init=None) -> TrainResult:
+              verbose: int = 0, init=None, prepare: bool = True) -> TrainResult:
     """Build ``model_config``'s model, ``init(model)`` (warm starts), fit it with its registered
     trainer (or the Keras loop) on ``train_data``, restore the best epoch and evaluate it on
     ``val_data`` (``tf.data`` datasets). Checkpoints and the resume backup go to ``workdir``;
-    nothing else is written (``keras_path`` is left empty)."""
+    nothing else is written (``keras_path`` is left empty). ``prepare=False`` skips the input
+    checks and statistics (a recipe stage on cached latents keeps its front ends' statistics)."""
     workdir = pathlib.Path(workdir)
     keras.utils.set_random_seed(train_config.seed)
     previous_policy = keras.mixed_precision.global_policy()
@@ -196,7 +197,8 @@ def fit_stage(train_config: TrainConfig, model_config, workdir, train_data, val_
             model(dummy, training=False)
             if init is not None:
                 init(model)
-            prepare_inputs(model, train_config, train_data)
+            if prepare:
+                prepare_inputs(model, train_config, train_data)
             trainer_cls = registry.trainer_class(model_config)
             if trainer_cls is not None:
                 trainer = trainer_cls(model, train_config)

@@ -129,7 +129,7 @@ def test_resume_after_killed_stage_and_warm_start_along_the_curriculum(tmp_path,
     real_fit = trainer_lib.fit_stage
     started = {}
 
-    def fit_stage(train_config, model_config, workdir, *args):
+    def fit_stage(train_config, model_config, workdir, *args, **kwargs):
         if workdir.name == "04_s_4" and "killed" not in started:
             started["killed"] = True
             raise KeyboardInterrupt("killed")
@@ -138,7 +138,7 @@ def test_resume_after_killed_stage_and_warm_start_along_the_curriculum(tmp_path,
         def recording_init(model):
             init(model)
             started[workdir.name] = [w.copy() for w in model.get_weights()]
-        return real_fit(train_config, model_config, workdir, *args[:-1], recording_init)
+        return real_fit(train_config, model_config, workdir, *args[:-1], recording_init, **kwargs)
 
     monkeypatch.setattr(trainer_lib, "fit_stage", fit_stage)
     with pytest.raises(KeyboardInterrupt):
@@ -177,3 +177,30 @@ def test_small_keeps_structure_and_recipe(capsys):
         "01_frontend_face: train on records (80 frames) -> G and D of face",
         "02_latents: cache on records (80 frames) from frontend_face -> ZQ latents of the training and validation sequences",
         "03_s_2: train on latents (2 frames) from frontend_face -> weights of every layer"]
+
+
+@pytest.mark.slow
+def test_mel_recipe_keeps_the_front_end_statistics(tmp_path):
+    """Au-DeS-like: the mel statistics fitted in the front-end stage are the ones the latents were
+    cached with and the ones the final model carries (the latent stages do not refit them)."""
+    cfg = LatentSequenceConfig(modalities=(features.MEL,), attention_from_start=True, n_states=2,
+                               image_size=128, generator_filters=2, residual_blocks=1, latent_block=1,
+                               discriminator_filters=(2,) * 6, encoder_filters=(2,), features=4, lstm_units=4)
+    rng = np.random.default_rng(0)
+    mel = (-40 + 15 * rng.normal(size=(2, 4, 128, 128)) + np.linspace(-20, 20, 128)[:, None]).astype("float32")
+    va = rng.uniform(-1, 1, (2, 4, 2)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices(({features.MEL: mel}, {features.TARGETS: va,
+                                                                      features.LABEL_MASK: np.ones_like(va)})).batch(2)
+    train_config = TrainConfig(model=cfg, epochs=1, window=4, tensorboard=False, early_stopping_patience=0)
+    assert [s.name for s in recipes.recipe_for(train_config)] == ["frontend_mel", "latents", "sa_2"]
+    result = train_and_evaluate(train_config, tmp_path, data)
+
+    def statistics(model):
+        (layer,) = [lay for lay in model._flatten_layers() if "standardization" in type(lay).__name__.lower()]
+        return [ops.convert_to_numpy(v) for v in layer.statistics[features.MEL]]
+
+    frontend = recipes._stage_model(recipes.recipe_for(train_config)[0], tmp_path / "stages" / "01_frontend_mel")
+    fitted = statistics(frontend)
+    np.testing.assert_allclose(fitted[0].ravel(), mel.mean(axis=(0, 1, 3)), rtol=1e-4, atol=1e-3)  # per band
+    for ours, theirs in zip(statistics(result.model), fitted):
+        np.testing.assert_array_equal(ours, theirs)

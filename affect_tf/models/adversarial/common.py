@@ -40,8 +40,10 @@ def unfold(x, batch, frames):
     return ops.reshape(x, (batch, frames, *x.shape[1:]))
 
 
-def _relative_variables(model):
-    return {v.path.split("/", 1)[-1]: v for v in model.weights}
+def relative_variables(model) -> dict:
+    """``{path without the model's name: variable}`` (layers built outside the model's name scope,
+    such as the standardisation statistics, have no such prefix)."""
+    return {v.path.removeprefix(f"{model.name}/"): v for v in model.weights}
 
 
 def copy_matching_weights(source, target, prefixes: tuple[str, ...] | None = None) -> list[str]:
@@ -49,9 +51,9 @@ def copy_matching_weights(source, target, prefixes: tuple[str, ...] | None = Non
     left out). A 2-D kernel that has more input rows in ``target`` (an LSTM gaining the attention
     context, ``003`` §3.4) gets the source rows first and zeros after, so the warm-started model
     starts from the same function. Returns the copied paths."""
-    src = _relative_variables(source)
+    src = relative_variables(source)
     copied = []
-    for path, variable in _relative_variables(target).items():
+    for path, variable in relative_variables(target).items():
         if path not in src or (prefixes and not path.startswith(prefixes)):
             continue
         value = ops.convert_to_numpy(src[path])

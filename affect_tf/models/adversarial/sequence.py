@@ -125,7 +125,7 @@ class LatentSequenceModel(AdversarialModel):
 
     def load_frontend(self, per_frame_model, modality: str | None = None) -> list[str]:
         """Take G, D (and enc_P when it fits) from a trained per-frame DiLaST/ANCLaF model."""
-        from affect_tf.models.adversarial.common import copy_matching_weights
+        from affect_tf.models.adversarial.common import copy_matching_weights, relative_variables
 
         modality = modality or per_frame_model.config.modality
         frontend = (f"{modality}_generator/", f"{modality}_discriminator/")
@@ -135,8 +135,7 @@ class LatentSequenceModel(AdversarialModel):
             copied = copy_matching_weights(per_frame_model, self, prefixes)
         except ValueError as error:
             raise ValueError(f"the {modality} front end does not match this model: {error}") from None
-        missing = [v.path for v in self.weights if v.path.split("/", 1)[-1].startswith(frontend)
-                   and v.path.split("/", 1)[-1] not in copied]
+        missing = [path for path in relative_variables(self) if path.startswith(frontend) and path not in copied]
         if missing:  # a sequence model must never run over untrained front ends
             raise ValueError(f"the {modality} front end does not match this model: "
                              f"{len(missing)} weights not found, e.g. {missing[0]}")
