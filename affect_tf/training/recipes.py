@@ -15,8 +15,8 @@
   one modality, enc_P) from the front-end stages; the front ends stay frozen from then on.
 
 Each stage writes ``WORKDIR/stages/<nn>_<name>/``: ``model.keras`` (the full training model),
-``stage.json`` (its model config, metrics and history; written last, so it marks the stage as
-finished), and its ``checkpoints/`` and ``backup/``. A rerun skips finished stages (after checking
+``stage.json`` (its model config, metrics, history and wall-clock seconds; written last, so it
+marks the stage as finished), and its ``checkpoints/`` and ``backup/``. A rerun skips finished stages (after checking
 that they were trained with the same model config) and resumes the first unfinished one from its
 backup. A one-stage recipe keeps the plain layout (everything directly in ``WORKDIR``).
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import time
 
 from affect_tf import presets
 from affect_tf.config import ModelConfig, config_from_dict
@@ -162,9 +163,10 @@ def run_recipe(train_config: TrainConfig, workdir, train_data, val_data=None, ve
 
                     copy_matching_weights(earlier, model)
 
+        started = time.perf_counter()
         if stage.cache:
             counts = _cache_latents(train_config, stage, stage_dir, init, train_data, val_data)
-            _finish(stage, stage_dir, {"sequences": counts}, {})
+            _finish(stage, stage_dir, {"sequences": counts}, {}, time.perf_counter() - started)
             continue
         if (stage_dir / "stage.json").exists():  # the final stage, finished: load, do not retrain
             result = _finished_result(stage, stage_dir)
@@ -174,15 +176,15 @@ def run_recipe(train_config: TrainConfig, workdir, train_data, val_data=None, ve
                            prepare=stage.data == RECORDS)
         with atomic_path(stage_dir / "model.keras") as tmp:
             result.model.save(str(tmp))
-        _finish(stage, stage_dir, result.metrics, result.history)
+        _finish(stage, stage_dir, result.metrics, result.history, time.perf_counter() - started)
     stages = {dirs[s.name].name: json.loads((dirs[s.name] / "stage.json").read_text())["metrics"] for s in recipe}
     return dataclasses.replace(result, stages=stages)
 
 
-def _finish(stage, stage_dir, metrics, history):
+def _finish(stage, stage_dir, metrics, history, seconds):
     write_text_atomic(stage_dir / "stage.json", json.dumps(
-        {"stage": stage.name, "model": _config_record(stage.model), "metrics": metrics, "history": history},
-        indent=2, sort_keys=True))
+        {"stage": stage.name, "model": _config_record(stage.model), "metrics": metrics, "history": history,
+         "seconds": round(seconds, 3)}, indent=2, sort_keys=True))
 
 
 def _finished_result(stage, stage_dir):
@@ -206,6 +208,8 @@ def _cache_latents(train_config, stage, stage_dir, init, train_data, val_data) -
     once = train_config.replace(shuffle=False, steps_per_epoch=None)
     counts = {}
     for split, data in (("train", train_data), ("val", val_data)):
+        if hasattr(data, "cardinality") and int(data.cardinality()) == -1:  # tf.data.INFINITE_CARDINALITY
+            raise ValueError(f"caching the {split} latents needs a finite dataset (one pass), got a repeated one")
         if data is not None:
             counts[split] = cache_latents(model, make_data(data, once, stage.model, training=False),
                                           stage_dir / f"{split}.tfrecord")

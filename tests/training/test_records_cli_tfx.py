@@ -91,3 +91,31 @@ def test_tfx_run_fn_on_records(records, tmp_path):
     run_fn(again)
     assert json.loads((tmp_path / "run2" / "train_config.json").read_text())["warm_start"].endswith(
         "Format-Keras/model.keras")
+
+
+@pytest.mark.slow
+def test_fuse_cli_weights_members_by_validation_ccc(records, tmp_path, capsys):
+    """``004`` eq. 1 as a product: two trained members fused into one model that serves."""
+    import keras
+
+    from affect_tf.models import load_model
+    from affect_tf.training import train_and_evaluate
+
+    paths = []
+    for seed, epochs in ((0, 2), (1, 1)):
+        run = train_and_evaluate(_cfg().replace(seed=seed, epochs=epochs), tmp_path / f"m{seed}",
+                                 str(records / "train" / "*"))
+        paths.append(run.keras_path)
+    capsys.readouterr()
+    assert cli.main(["fuse", "--member", paths[0], "--member", paths[1], "--records", str(records),
+                     "--out", str(tmp_path / "fused"), "--window", "6"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    cccs = np.clip(np.array(report["validation_ccc"]), 0, None)
+    np.testing.assert_allclose(report["weights"], cccs / cccs.sum(0), atol=1e-4)
+    fused = load_model(tmp_path / "fused" / "model.keras")
+    feats, _, _ = tiny_task.task_arrays(2, 6, seed=5)
+    members = [keras.ops.convert_to_numpy(load_model(p)(feats)[features.TARGETS]) for p in paths]
+    expected = sum(w * p for w, p in zip(cccs / cccs.sum(0), members))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fused(feats)[features.TARGETS]), expected, atol=1e-5)
+    assert (tmp_path / "fused" / "export" / "1" / "saved_model.pb").exists()
+    assert read_metadata(tmp_path / "fused" / "export" / "1")["decision_fusion"]["weights"] == report["weights"]

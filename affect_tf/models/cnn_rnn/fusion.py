@@ -1,4 +1,5 @@
-"""Ensembles of ``004`` §5.4: model-level fusion (+RNN / +FC) and decision-level fusion (eq. 1)."""
+"""Ensembles of ``004`` §5.4: model-level fusion (+RNN / +FC) and decision-level fusion (eq. 1), the
+latter as a function of member estimates and as one servable model of trained members."""
 from __future__ import annotations
 
 import dataclasses
@@ -87,20 +88,85 @@ ModelLevelFusionConfig.model_class = ModelLevelFusion
 
 def decision_level_fusion(predictions, validation_ccc):
     """Eq. 1 of ``004`` §5.4.2: per dimension, the average of the members' estimates weighted by
-    each member's validation CCC for that dimension.
+    each member's validation CCC for that dimension (:func:`fusion_weights`).
 
     ``predictions``: (N, ..., 2) estimates of N members; ``validation_ccc``: (N, 2).
-    Members with a CCC <= 0 get no weight (their estimate is no better than a constant).
     """
     preds = np.asarray(predictions, dtype="float64")
-    weights = np.clip(np.asarray(validation_ccc, dtype="float64"), 0.0, None)
+    weights = np.asarray(validation_ccc, dtype="float64")
     if preds.shape[0] != weights.shape[0] or weights.shape[-1] != preds.shape[-1]:
         raise ValueError(f"predictions {preds.shape} and validation_ccc {weights.shape} disagree")
-    total = weights.sum(axis=0)
-    if np.any(total <= 0):
-        raise ValueError("every dimension needs at least one member with a positive validation CCC")
-    w = (weights / total).reshape(weights.shape[0], *([1] * (preds.ndim - 2)), weights.shape[1])
+    w = fusion_weights(weights).reshape(weights.shape[0], *([1] * (preds.ndim - 2)), weights.shape[1])
     return (preds * w).sum(axis=0).astype("float32")
 
 
+def fusion_weights(validation_ccc) -> np.ndarray:
+    """(N, 2) weights of eq. 1: each member's validation CCC per dimension over their sum, members
+    with a CCC <= 0 left out (their estimate is no better than a constant)."""
+    weights = np.clip(np.asarray(validation_ccc, dtype="float64"), 0.0, None)
+    total = weights.sum(axis=0)
+    if np.any(total <= 0):
+        raise ValueError("every dimension needs at least one member with a positive validation CCC")
+    return weights / total
 
+
+@register_config
+@dataclasses.dataclass(frozen=True)
+class DecisionFusionConfig(ModelConfig):
+    """Trained members (any model configs, their inference versions) and their validation CCCs
+    (valence, arousal), one pair per member."""
+
+    members: tuple[ModelConfig, ...] = ()
+    validation_ccc: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self):
+        if not self.members or len(self.members) != len(self.validation_ccc):
+            raise ValueError("DecisionFusionConfig: one (valence, arousal) CCC per member, at least one member")
+        fusion_weights(self.validation_ccc)
+
+    def input_shapes(self):
+        shapes = {}
+        for member in self.members:
+            for name, shape in member.input_shapes().items():
+                if shapes.setdefault(name, shape) != shape:
+                    raise ValueError(f"DecisionFusionConfig: members disagree on {name}: {shapes[name]} vs {shape}")
+        return shapes
+
+
+@keras.saving.register_keras_serializable(package="affect_tf")
+class DecisionFusion(AffectModel):
+    """Decision-level fusion (``004`` eq. 1) as one model: every member runs on the inputs and the
+    per-dimension estimates are averaged with :func:`fusion_weights`; serves like any model."""
+
+    standardizes_inputs = False  # each member standardises its own inputs
+
+    def __init__(self, config: DecisionFusionConfig = None, **kwargs):
+        super().__init__(config=config, **kwargs)
+        self.members = [m.build() for m in config.members]
+        self.weights_per_member = fusion_weights(config.validation_ccc).astype("float32")
+
+    def call(self, inputs, training=False):
+        fused = 0.0
+        for member, weight in zip(self.members, self.weights_per_member):
+            fused = fused + ops.cast(member(inputs, training=False)[features.TARGETS], "float32") * weight
+        return {features.TARGETS: fused}
+
+    def build_from_config(self, config):  # weights exist after one call, whatever the inputs
+        from affect_tf import presets
+
+        self(presets.dummy_inputs(self.config))
+
+
+DecisionFusionConfig.model_class = DecisionFusion
+
+
+def fuse_members(members, validation_ccc) -> DecisionFusion:
+    """A :class:`DecisionFusion` holding copies of the trained ``members`` (built models)."""
+    from affect_tf import presets
+
+    fusion = DecisionFusionConfig(members=tuple(m.config for m in members),
+                                  validation_ccc=tuple(tuple(float(c) for c in ccc) for ccc in validation_ccc)).build()
+    fusion(presets.dummy_inputs(fusion.config))
+    for ours, trained in zip(fusion.members, members):
+        ours.set_weights(trained.get_weights())
+    return fusion
