@@ -16,13 +16,13 @@ setup: $(PRIMARY)/.installed $(LATEST)/.installed
 $(PRIMARY)/.installed: setup.py constraints/primary.txt
 	test -x $(PRIMARY)/bin/python || $(PY310) -m venv $(PRIMARY)
 	$(PRIMARY)/bin/pip install -q -U pip wheel setuptools
-	$(PRIMARY)/bin/pip install -q -c constraints/primary.txt -e '.[tfx,dev]'
+	$(PRIMARY)/bin/pip install -q -c constraints/primary.txt -e '.[tfx,dev,dask]'
 	touch $@
 
 $(LATEST)/.installed: setup.py constraints/latest.txt
 	test -x $(LATEST)/bin/python || $(PY311) -m venv $(LATEST)
 	$(LATEST)/bin/pip install -q -U pip wheel setuptools
-	$(LATEST)/bin/pip install -q -c constraints/latest.txt -e '.[dev,jax]'
+	$(LATEST)/bin/pip install -q -c constraints/latest.txt -e '.[dev,jax,dask]'
 	touch $@
 
 test: test-primary test-latest

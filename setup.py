@@ -32,6 +32,8 @@ setup(
         "tfx": ["tfx[kfp]==1.16.0", "dill", "kfp>=2.5,<2.6"],
         "dev": ["pytest>=7", "pytest-timeout"],
         "jax": ["jax[cpu]>=0.4.30"],
+        # The preprocessing job on a Dask cluster (docs/data.md).
+        "dask": ["dask[distributed]>=2024.1"],
     },
     entry_points={
         "console_scripts": ["affect-tf=affect_tf.cli:main"],
