@@ -4,12 +4,23 @@ Library commands are listed in ``COMMANDS`` as ``module:register`` (one module p
 :mod:`affect_tf.commands`) and imported only when used, so ``affect-tf presets`` does not pay for
 Beam or TFX. Packages outside ``affect_tf`` (serving, pipelines) add commands through the
 ``affect_tf.commands`` entry-point group, which keeps the dependency direction one way.
+
+Errors reach the user as one line, ``affect-tf COMMAND: <file>: <problem>``, with exit status 1;
+``-v``/``--debug`` shows the traceback and the libraries' own logs (TensorFlow, absl, Beam, gRPC),
+which are otherwise silenced before any of them is imported.
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
+import logging
+import os
+import pathlib
 import pkgutil
 import sys
+import traceback
+import warnings
 from importlib import metadata
 
 # name -> ("module:function", one-line help). The function takes the sub-parser and sets
@@ -25,10 +36,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+VERBOSE_FLAGS = ("-v", "--verbose", "--debug")
+
+
+def _docstring_help(target: str) -> str:
+    """First sentence of the ``register`` function's docstring (read from the source file, so
+    listing the commands imports none of them), without its leading ````usage````: part."""
+    module, _, function = target.partition(":")
+    try:
+        tree = ast.parse(pathlib.Path(importlib.util.find_spec(module).origin).read_text())
+        node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
+        text = " ".join((ast.get_docstring(node) or "").split())
+    except (ImportError, AttributeError, OSError, StopIteration, SyntaxError):
+        return f"(from {module})"
+    if text.startswith("``") and "``: " in text:
+        text = text.split("``: ", 1)[1]
+    return text.split(". ")[0].rstrip(".") or f"(from {module})"
+
+
 def _plugin_commands() -> dict[str, tuple[str, str]]:
     found = {}
     for ep in metadata.entry_points(group="affect_tf.commands"):
-        found[ep.name] = (ep.value, f"(from {ep.value.split(':')[0]})")
+        found[ep.name] = (ep.value, _docstring_help(ep.value))
     return found
 
 
@@ -36,24 +65,75 @@ def _all_commands() -> dict[str, tuple[str, str]]:
     return {**_plugin_commands(), **COMMANDS}
 
 
+def quiet_libraries() -> None:
+    """Silence TensorFlow's C++ log, absl, Beam, gRPC and the Python-version FutureWarnings; the
+    environment variables reach Beam's worker processes too. Must run before TF is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also the cuInit/cuFFT "E" lines
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    for name in ("absl", "tensorflow", "tfx", "ml_metadata", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)  # its errors reach us as exceptions
+
+
+def error_line(command: str, err: BaseException) -> str:
+    """``affect-tf COMMAND: <file>: <problem>`` for an exception (the project's errors already
+    start with the file they are about)."""
+    if isinstance(err, OSError) and err.filename and err.strerror:
+        text = f"{err.filename}: {err.strerror}"
+    else:
+        text = " ".join(str(err).split()) or type(err).__name__
+        if not isinstance(err, (ValueError, OSError, SystemExit)) and type(err).__module__.split(".")[0] \
+                not in ("affect_tf", "serving", "pipelines"):
+            text = f"{type(err).__name__}: {text} (-v shows the traceback)"
+    prefix = f"affect-tf {command}:" if command else "affect-tf:"
+    return text if text.startswith(prefix) else f"{prefix} {text}"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    verbose = any(a in VERBOSE_FLAGS for a in own)
+    argv = [a for a in own if a not in VERBOSE_FLAGS] + argv[len(own):]
+    if not verbose:
+        quiet_libraries()
     commands = _all_commands()
     parser = argparse.ArgumentParser(
         prog="affect-tf",
         description="Continuous valence/arousal estimation from face video and speech.",
+        epilog="-v/--verbose/--debug (anywhere before '--'): tracebacks and the libraries' logs.",
     )
+    parser.add_argument("-v", "--verbose", "--debug", action="store_true",
+                        help="show tracebacks and TensorFlow/Beam/absl logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    for name, (target, help_text) in sorted(commands.items()):
-        command_parser = sub.add_parser(name, help=help_text)
-        if name == chosen:  # import only the command being run
-            pkgutil.resolve_name(target)(command_parser)
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    return int(args.func(args) or 0)
+    try:
+        for name, (target, help_text) in sorted(commands.items()):
+            command_parser = sub.add_parser(name, help=help_text, description=help_text)
+            if name == chosen:  # import only the command being run
+                pkgutil.resolve_name(target)(command_parser)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"affect-tf {chosen or ''}: interrupted".replace("  ", " "), file=sys.stderr)
+        return 130
+    except SystemExit as err:
+        if not isinstance(err.code, str):  # argparse's --help (0) and usage errors (2)
+            raise
+        if verbose:
+            traceback.print_exc()
+        print(error_line(chosen, err), file=sys.stderr)
+        return 1
+    except Exception as err:  # noqa: BLE001 (every error reaches the user as one line)
+        if verbose:
+            traceback.print_exc()
+        print(error_line(chosen, err), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

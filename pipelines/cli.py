@@ -167,6 +167,7 @@ def print_summary(metadata_path: str) -> dict:
 
 
 def register_run(parser: argparse.ArgumentParser) -> None:
+    """``affect-tf run``: the whole local TFX pipeline (preprocess, train, evaluate, push)."""
     # Quieter start-up: TensorFlow's C++ banners and google-cloud's Python-version notices say
     # nothing about this job (set before TensorFlow/TFX are imported by ``run``).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

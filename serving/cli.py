@@ -16,7 +16,7 @@ def parse_model_args(values) -> dict:
         if not sep:
             name, path = pathlib.Path(value).name, value
         if not pathlib.Path(path).is_dir():
-            raise SystemExit(f"model base directory {path} does not exist")
+            raise ValueError(f"{path}: model base directory does not exist")
         models[name] = path
     return models
 
@@ -51,13 +51,15 @@ def serve(args) -> int:
 
 
 def register_predict(parser: argparse.ArgumentParser) -> None:
-    """``affect-tf predict VIDEO (--server HOST:PORT | --model DIR) --out DIR``."""
+    """``affect-tf predict VIDEO (--server HOST:PORT | --model DIR) [--out DIR]``: valence/arousal
+    per frame of a video or audio file (CSV, JSON and PNG plot)."""
     parser.add_argument("video", help="video file (its audio track is used when present), or an "
                         "audio-only file (speech only: a 25 fps frame grid, audio presets)")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--server", help="HOST:PORT of a TF Serving gRPC endpoint")
     where.add_argument("--model", help="exported model: a version folder or a base folder")
-    parser.add_argument("--out", required=True, help="output folder for the CSV, JSON and PNG")
+    parser.add_argument("--out", default="predictions",
+                        help="output folder for the CSV, JSON and PNG (default ./predictions)")
     parser.add_argument("--model-name", default="affect", help="served model name (with --server)")
     parser.add_argument("--version", type=int, default=None, help="served version (default newest)")
     parser.add_argument("--chunk-frames", type=int, default=80)
@@ -69,8 +71,9 @@ def register_predict(parser: argparse.ArgumentParser) -> None:
 
 
 def predict(args) -> int:
-    from serving.predict import InProcessModel, ServedModel, predict_video
+    from serving.predict import InProcessModel, ServedModel, check_output_dir, predict_video
 
+    check_output_dir(args.out, args.video)  # before the model loads and the video is decoded
     model = (ServedModel(args.server, args.model_name, args.version) if args.server
              else InProcessModel(args.model))
     summary = predict_video(args.video, args.out, model, args.chunk_frames, args.context_frames,

@@ -17,6 +17,7 @@ import io
 import json
 import pathlib
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -72,6 +73,21 @@ class ServedModel:
 
     def __call__(self, inputs):
         return self.client.predict(inputs, version=self.version)
+
+
+def check_output_dir(out_dir, video=None) -> pathlib.Path:
+    """Fail before any work when ``video`` is missing or ``out_dir`` cannot be created and
+    written (the error names the path)."""
+    if video is not None and not pathlib.Path(video).is_file():
+        raise ValueError(f"{video}: no such video file")
+    out = pathlib.Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise OSError(err.errno, f"output folder cannot be written ({err.strerror})", str(out)) from None
+    return out
 
 
 def _chunk_inputs(items, input_names) -> dict:
@@ -130,8 +146,7 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
     from affect_tf.media.decode import MediaError
 
     video = pathlib.Path(video)
-    if not video.is_file():
-        raise SystemExit(f"{video}: no such video file")
+    check_output_dir(out_dir, video)
     if chunk_frames < 1 or context_frames < 0:
         raise ValueError("chunk_frames must be >= 1 and context_frames >= 0")
     crop_size = int(model.metadata.get("crop_size", 96))
@@ -180,8 +195,7 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
     face = np.array(face, bool)
     frame_duration = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
 
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_dir(out_dir)
     stem = video.stem
     rows = [
         {"frame": int(i), "time_s": round(float(t), 4), "valence": float(smooth[k, 0]),

@@ -33,7 +33,8 @@ class Recording:
     known), or None with ``utterance_labels`` = (valence, arousal) on [-1, 1] for datasets
     labelled per utterance (OMG), or all None for prediction-only recordings. ``frames`` (image
     paths) and ``landmarks`` (T, 68, 2) pixel coordinates replace ``video`` for AFEW-VA.
-    ``start``/``end`` (seconds) cut an utterance out of a longer video.
+    ``start``/``end`` (seconds) cut an utterance out of a longer video. ``error`` says why a
+    manifest row cannot be processed (the job lists it in its errors and runs the others).
     """
 
     id: str
@@ -51,6 +52,7 @@ class Recording:
     landmarks: np.ndarray | None = None
     start: float | None = None
     end: float | None = None
+    error: str | None = None
 
     @property
     def n_labels(self) -> int:
@@ -466,52 +468,65 @@ def load_csv_manifest(path) -> list[Recording]:
     path = pathlib.Path(path)
     if not path.is_file():
         raise LayoutError(f"{path}: manifest CSV not found")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in CSV_REQUIRED if c not in header]
-        if missing:
-            raise LayoutError(f"{path}: missing column(s) {missing}; required {list(CSV_REQUIRED)}")
-        rows = list(reader)
-    base = path.parent
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise LayoutError(f"{path}: cannot read the manifest ({err})") from err
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    if missing:
+        raise LayoutError(f"{path}: missing column(s) {missing}; required {list(CSV_REQUIRED)}")
     recordings, seen = [], set()
     for line, row in enumerate(rows, start=2):
-        rid = row["recording"].strip()
+        row = {k: (v or "").strip() for k, v in row.items() if k}  # short rows read as None
+        rid = row["recording"]
         if not rid or rid in seen:
             raise LayoutError(f"{path}: line {line}: recording id {rid!r} is empty or repeated")
         seen.add(rid)
-        video = (base / row["video"].strip()) if row["video"].strip() else None
-        if video is not None and not video.exists():
-            raise LayoutError(f"{path}: line {line}: video {video} not found")
-        audio = (base / row["audio"].strip()) if row.get("audio", "").strip() else None
-        if audio is not None and not audio.exists():
-            raise LayoutError(f"{path}: line {line}: audio {audio} not found")
-        if video is None and audio is None:
-            raise LayoutError(f"{path}: line {line}: neither a video nor an audio file")
-        fps = None
-        if video is None:
-            try:
-                fps = float(row.get("fps", "").strip() or SPEECH_FPS)
-            except ValueError:
-                fps = 0.0
-            if not fps > 0:
-                raise LayoutError(f"{path}: line {line}: fps {row['fps']!r} is not a positive number")
-        labels = row.get("labels", "").strip()
-        fields = {}
-        if labels:
-            label_path = base / labels
-            if not label_path.exists():
-                raise LayoutError(f"{path}: line {line}: labels {label_path} not found")
-            fields = _read_frame_labels(label_path, video, fps)
-        split = row.get("split", "").strip() or ("train" if labels else "predict")
-        if split not in SPLITS:
-            raise LayoutError(f"{path}: line {line}: split {split!r} is not one of {SPLITS}")
-        recordings.append(Recording(
-            id=rid, video=str(video) if video else None, audio=str(audio) if audio else None,
-            subject=row["subject"].strip() or rid, split=split, fps=fps,
-            label_scale="csv:-1..1", **fields,
-        ))
+        try:
+            recordings.append(_csv_row(path, line, rid, row))
+        except (ValueError, IndexError) as err:  # this row's problem: listed in the job's errors
+            if not str(err).startswith(str(path)):
+                err = f"{path}: line {line}: {err}"
+            split = row.get("split") if row.get("split") in SPLITS else "predict"
+            recordings.append(Recording(id=rid, video=None, audio=None, subject=row["subject"] or rid,
+                                        split=split, fps=None, error=str(err)))
     return recordings
+
+
+def _csv_row(path, line, rid, row) -> Recording:
+    base = path.parent
+    video = (base / row["video"]) if row["video"] else None
+    if video is not None and not video.exists():
+        raise LayoutError(f"{path}: line {line}: video {video} not found")
+    audio = (base / row["audio"].strip()) if row.get("audio") else None
+    if audio is not None and not audio.exists():
+        raise LayoutError(f"{path}: line {line}: audio {audio} not found")
+    if video is None and audio is None:
+        raise LayoutError(f"{path}: line {line}: neither a video nor an audio file")
+    fps = None
+    if video is None:
+        try:
+            fps = float(row.get("fps") or SPEECH_FPS)
+        except ValueError:
+            fps = 0.0
+        if not fps > 0:
+            raise LayoutError(f"{path}: line {line}: fps {row['fps']!r} is not a positive number")
+    labels = row.get("labels")
+    fields = {}
+    if labels:
+        label_path = base / labels
+        if not label_path.exists():
+            raise LayoutError(f"{path}: line {line}: labels {label_path} not found")
+        fields = _read_frame_labels(label_path, video, fps)
+    split = row.get("split") or ("train" if labels else "predict")
+    if split not in SPLITS:
+        raise LayoutError(f"{path}: line {line}: split {split!r} is not one of {SPLITS}")
+    return Recording(
+        id=rid, video=str(video) if video else None, audio=str(audio) if audio else None,
+        subject=row["subject"] or rid, split=split, fps=fps, label_scale="csv:-1..1", **fields)
 
 
 def _read_frame_labels(path, video, fps: float | None) -> dict:

@@ -41,6 +41,18 @@ def safe_name(recording_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", recording_id.replace("/", "__"))
 
 
+def check_file_names(recordings, root) -> None:
+    """Refuse, before anything runs, ids that share a file name (``a/b`` and ``a__b``): one
+    recording would silently replace the other."""
+    owner = {}
+    for recording in recordings:
+        other = owner.setdefault(safe_name(recording.id), recording.id)
+        if other != recording.id:
+            raise adapters.LayoutError(
+                f"{root}: recording ids {other!r} and {recording.id!r} both map to the file name "
+                f"{safe_name(recording.id)!r}; rename one")
+
+
 def load_processor(spec: str, **kwargs):
     """``module:factory`` -> the factory's result (an object with ``process(recording)``)."""
     if ":" not in spec:
@@ -149,6 +161,8 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
     tmp = f"{output_dir}/_tmp/{name}.{os.getpid()}{RECORD_SUFFIX[compression]}"
     for folder in (f"{output_dir}/_tmp", f"{output_dir}/_stats", f"{output_dir}/{recording.split}"):
         tf.io.gfile.makedirs(folder)
+    if recording.error:  # a bad manifest row: reported, nothing written
+        return {**stats, "error": recording.error}
     started = time.time()
     try:
         options = tf.io.TFRecordOptions(compression_type="GZIP" if compression == "gzip" else "")
@@ -286,6 +300,7 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
     recordings = list(recordings)[:limit] if limit else list(recordings)
     if compression not in RECORD_SUFFIX:
         raise ValueError(f"compression must be one of {sorted(RECORD_SUFFIX)}")
+    check_file_names(recordings, root)
     options = dict(processor_options or {})
     if processor == DEFAULT_PROCESSOR:
         options.setdefault("crop_size", crop_size)

@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -159,9 +160,10 @@ def test_csv_manifest_with_and_without_labels(tmp_path):
     _write(tmp_path / "bad.csv", "recording,video\nA,media/a.mp4\n")
     with pytest.raises(LayoutError, match=r"bad.csv: missing column\(s\) \['subject'\]"):
         adapters.load_manifest("csv", tmp_path / "bad.csv")
-    _write(tmp_path / "bad2.csv", "recording,video,subject\nA,media/zzz.mp4,p\n")
-    with pytest.raises(LayoutError, match=r"bad2.csv: line 2: video .*zzz.mp4 not found"):
-        adapters.load_manifest("csv", tmp_path / "bad2.csv")
+    _write(tmp_path / "bad2.csv", "recording,video,subject\nA,media/zzz.mp4,p\nB,media/a.mp4,q\n")
+    bad, good = adapters.load_manifest("csv", tmp_path / "bad2.csv")  # a bad row is that row's error
+    assert re.fullmatch(r".*bad2.csv: line 2: video .*zzz.mp4 not found", bad.error)
+    assert good.error is None and good.video == str(tmp_path / "media" / "a.mp4")
 
 
 def test_unknown_dataset_is_refused():

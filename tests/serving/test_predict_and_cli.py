@@ -90,9 +90,10 @@ def test_plot_shades_face_missing_spans(tmp_path):
     assert 0.55 < (cols.max() - left) / (right - left) < 0.65
 
 
-def test_predict_rejects_missing_video(export_base, tmp_path):
-    with pytest.raises(SystemExit, match="no such video"):
-        main(["predict", str(tmp_path / "nope.mp4"), "--model", str(export_base), "--out", str(tmp_path)])
+def test_predict_rejects_missing_video(export_base, tmp_path, capsys):
+    video = tmp_path / "nope.mp4"
+    assert main(["predict", str(video), "--model", str(export_base), "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"affect-tf predict: {video}: no such video file\n"
 
 
 def test_export_command_writes_version_and_configs(trained, tmp_path):
