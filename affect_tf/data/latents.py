@@ -35,9 +35,10 @@ def cache_latents(model, dataset, path) -> int:
     from affect_tf.models import label_mask
 
     count = 0
+    latents_of = tf.function(model.latents, reduce_retracing=True)  # eager G and D are slow
     with atomic_path(pathlib.Path(path)) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
         for x, y, *_ in dataset:
-            latents = model.latents(x)
+            latents = latents_of(x)
             mask = label_mask(x, y)
             for i in range(int(y[features.TARGETS].shape[0])):
                 feature = {LATENT_PREFIX + m: _bytes(tf.cast(v[i], tf.float16)) for m, v in latents.items()}

@@ -70,6 +70,9 @@ def recipe_for(train_config: TrainConfig) -> list[Stage]:
     cfg = train_config.model_config()
     if not isinstance(cfg, LatentSequenceConfig) or train_config.warm_start:
         return [Stage("train", cfg)]
+    if cfg.n_states > train_config.window:
+        raise ValueError(f"the curriculum ends on {cfg.n_states}-frame windows cut from the cached "
+                         f"sequences: TrainConfig.window must be >= {cfg.n_states}, got {train_config.window}")
     stages = [Stage(f"frontend_{m}", cfg.frontend_config(m), hands_on=f"G and D of {m}")
               for m in cfg.modalities]
     frontends = tuple(s.name for s in stages)
@@ -86,7 +89,7 @@ def recipe_for(train_config: TrainConfig) -> list[Stage]:
         stages.append(Stage(f"sa_{cfg.n_states}", cfg, LATENTS, cfg.n_states, previous))
     if stages[-1].model != cfg:  # the last stage trains exactly the requested model
         raise AssertionError(f"recipe ends with {stages[-1].model}, not {cfg}")
-    return stages
+    return stages[:-1] + [dataclasses.replace(stages[-1], hands_on="the final model")]
 
 
 def describe(train_config: TrainConfig) -> str:

@@ -37,6 +37,8 @@ def test_recipes_follow_the_papers():
     assert [s.window for s in recipe[2:]] == [2, 4, 8, 8]
     assert [s.start_from for s in recipe[2:]] == [("frontend_face",), ("s_2",), ("s_4",), ("s_8",)]
     assert recipe[-1].model == presets.get_preset("anclaf_sa_8").config
+    with pytest.raises(ValueError, match="window must be >= 32"):
+        recipes.recipe_for(TrainConfig.for_preset("anclaf_s_32", window=16))
     # the paper's training settings come with the preset; explicit values override them
     assert TrainConfig.for_preset("avi_gas").adam_beta_1 == 0.5
     assert TrainConfig.for_preset("avi_gas", learning_rate=3e-3).learning_rate == 3e-3
