@@ -71,6 +71,8 @@ class RestHandler(BaseHTTPRequestHandler):
                 raise not_found(f"no {method} {self.path}")
         except ServingError as exc:
             self._reply(HTTP_STATUS.get(exc.code, 500), {"error": str(exc)})
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a body of the wrong shape
+            self._reply(400, {"error": f"malformed request: {type(exc).__name__}: {exc}"})
 
     def _predict(self, name, version, label):
         core = self.core

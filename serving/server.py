@@ -9,8 +9,11 @@ model's base directory (TF Serving's ``<base>/<int version>/`` layout), polls fo
 exporter or pusher writes later, and keeps serving through bad requests:
 
 * unknown model, version or version label -> ``NOT_FOUND``
-* unknown signature or output, missing / extra input, wrong dtype or shape, undecodable tensor,
-  request over ``max_request_bytes`` -> ``INVALID_ARGUMENT``
+* unknown signature or output, missing / extra input, wrong dtype or shape, negative or zero
+  batch/frame dimension, inputs disagreeing on batch or frame count, NaN or infinite values,
+  undecodable tensor or ``SequenceExample``, request over ``max_request_bytes`` ->
+  ``INVALID_ARGUMENT``, each with a message naming the input and the problem
+* a model answering NaN or infinity -> ``INTERNAL`` (never served as a prediction)
 
 Real TF Serving gives the same codes for these cases, so code written against this server works
 unchanged against a ``tensorflow/serving`` container (docs/serving.md).
@@ -126,6 +129,8 @@ class PredictionCore:
         """An input's dtype (a ``DataType`` enum), shape and size against its ``TensorSpec``."""
         import tensorflow as tf
 
+        if any(d < 0 for d in dims):
+            raise invalid_argument(f"input {name!r} has a negative dimension in shape {list(dims)}")
         if dtype_enum != spec.dtype.as_datatype_enum:
             got = tf.dtypes.as_dtype(dtype_enum).name if dtype_enum else "unset"
             raise invalid_argument(f"input {name!r} must be {spec.dtype.name}, got {got}")
@@ -133,7 +138,7 @@ class PredictionCore:
             raise invalid_argument(f"input {name!r} must have shape {spec.shape.as_list()} "
                                    f"(None = any), got {list(dims)}")
         limit = self.max_request_bytes
-        if any(d < 0 for d in dims) or int(np.prod(dims, dtype=np.int64)) * spec.dtype.size > limit:
+        if int(np.prod(dims, dtype=np.int64)) * spec.dtype.size > limit:
             raise invalid_argument(f"input {name!r} of shape {list(dims)} is larger than the "
                                    f"{limit} byte request limit")
 
@@ -152,22 +157,64 @@ class PredictionCore:
             raise invalid_argument(f"inputs must be exactly {sorted(specs)}; "
                                    f"missing {missing}, unexpected {extra}")
 
+    @staticmethod
+    def check_arrays(arrays: dict) -> None:
+        """Batch and frame counts (axes 0 and 1) non-zero and shared by all inputs; numbers
+        finite; strings parse as ``SequenceExample`` (the only string input the exports take)."""
+        from tensorflow.core.example import example_pb2
+        from google.protobuf.message import DecodeError
+
+        for axis, what in ((0, "batch size"), (1, "frame count")):
+            sizes = {k: v.shape[axis] for k, v in sorted(arrays.items()) if v.ndim > axis}
+            if len(set(sizes.values())) > 1:
+                raise invalid_argument(f"inputs disagree on the {what} (axis {axis}): {sizes}")
+            if 0 in sizes.values():
+                raise invalid_argument(f"{what} is 0 (axis {axis}): {sizes}; send at least one")
+        for name, array in sorted(arrays.items()):
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                bad = np.argwhere(~np.isfinite(array))[0]
+                raise invalid_argument(f"input {name!r} has {int((~np.isfinite(array)).sum())} NaN or "
+                                       f"infinite values (first at index {bad.tolist()})")
+            if array.dtype.kind in "SO":
+                for i, value in enumerate(array.ravel()):
+                    try:
+                        example_pb2.SequenceExample.FromString(value)
+                    except (DecodeError, TypeError):
+                        raise invalid_argument(f"input {name!r}[{i}] is not a serialized "
+                                               "tf.train.SequenceExample") from None
+
     def run(self, fn, arrays: dict, output_filter=()) -> dict:
         import tensorflow as tf
 
+        self.check_arrays(arrays)
         try:
             outputs = fn(**{k: tf.constant(v) for k, v in arrays.items()})
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
-            # e.g. inputs disagreeing on batch or frame count, an undecodable record
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise invalid_argument(f"the model rejected the inputs: {first_line}") from None
+            # e.g. a SequenceExample without the features the model reads
+            raise invalid_argument(f"the model rejected the inputs: {_op_error_cause(exc)}") from None
         if output_filter:
             unknown = sorted(set(output_filter) - set(outputs))
             if unknown:
                 raise invalid_argument(f"output_filter names unknown outputs {unknown} "
                                        f"(has {sorted(outputs)})")
             outputs = {k: outputs[k] for k in output_filter}
-        return {k: v.numpy() for k, v in outputs.items()}
+        outputs = {k: v.numpy() for k, v in outputs.items()}
+        for k, v in outputs.items():
+            if v.dtype.kind == "f" and not np.isfinite(v).all():
+                log.error("the model answered non-finite %r for finite inputs", k)
+                raise ServingError(grpc.StatusCode.INTERNAL, f"the model produced NaN or infinite "
+                                   f"{k!r} for these inputs; nothing is served")
+        return outputs
+
+
+def _op_error_cause(exc) -> str:
+    """The informative line of a TensorFlow op error (``str`` starts with "Graph execution
+    error:" and node traces; ``message`` ends with the cause)."""
+    text = getattr(exc, "message", None) or str(exc)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    causes = [line for line in lines if not line.startswith(("Graph execution error", "Detected at node",
+                                                              "File ", "[[", "Stack trace"))]
+    return (causes[-1] if causes else lines[-1] if lines else type(exc).__name__)[:300]
 
 
 def _array_from_proto(core: PredictionCore, name, proto, spec):
@@ -195,6 +242,9 @@ def _make_servicers(core: PredictionCore):
                 return method(self, request, context)
             except ServingError as exc:
                 context.abort(exc.code, str(exc))
+            except Exception as exc:  # noqa: BLE001 (a bug: say so instead of UNKNOWN)
+                log.exception("%s failed", method.__name__)
+                context.abort(grpc.StatusCode.INTERNAL, f"server error: {type(exc).__name__}: {exc}")
         return wrapper
 
     class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):

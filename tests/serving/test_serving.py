@@ -125,7 +125,7 @@ def _bad_cases():
         ("wrong dtype", dict(inputs=wrong_dtype), invalid, "uint8"),
         ("missing input", dict(inputs=missing), invalid, "missing ['mel']"),
         ("extra input", dict(inputs=extra), invalid, "unexpected ['pitch']"),
-        ("frames disagree", dict(inputs=frames_disagree), invalid, "rejected"),
+        ("frames disagree", dict(inputs=frames_disagree), invalid, "disagree on the frame count"),
         ("100 MB payload", dict(inputs=huge), invalid, "limit"),
         ("unknown signature", dict(inputs=inputs, signature="classify"), invalid, "classify"),
         ("unknown version", dict(inputs=inputs, version=99), grpc.StatusCode.NOT_FOUND, "99"),
