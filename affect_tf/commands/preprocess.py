@@ -17,6 +17,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, help="dataset folder (or manifest CSV for csv)")
     parser.add_argument("--output", required=True, help="output folder (local or gs://...)")
     parser.add_argument("--workers", type=int, default=2, help="DirectRunner worker processes")
+    parser.add_argument("--dask", metavar="HOST:PORT",
+                        help="run on this Dask scheduler (the workers must read --root and --output)")
     parser.add_argument("--crop-size", type=int, default=96, choices=F.CROP_SIZES)
     parser.add_argument("--chunk-frames", type=int, default=500)
     parser.add_argument("--chunk-overlap", type=int, default=16)
@@ -33,6 +35,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     beam_args = [a for a in args.beam_args if a != "--"]
+    if args.dask:
+        beam_args.append(f"--dask_client_address={args.dask}")
     summary = beam_job.run_preprocess(
         args.dataset, args.root, args.output, beam_args, workers=args.workers,
         processor=args.processor, crop_size=args.crop_size, chunk_frames=args.chunk_frames,

@@ -14,7 +14,8 @@ Output layout::
 A record file appears only once complete (temp file + rename), so a re-run skips recordings
 already written and never duplicates one; a recording that fails is reported in the summary
 and the others finish. The default runner is the DirectRunner with worker processes
-(``--direct_running_mode=multi_processing --direct_num_workers=2``); any other runner is chosen
+(``--direct_running_mode=multi_processing --direct_num_workers=2``);
+``--dask_client_address=HOST:PORT`` runs it on a Dask cluster; any other runner is chosen
 with the usual Beam pipeline options (see docs/data.md).
 """
 from __future__ import annotations
@@ -24,7 +25,9 @@ import logging
 import os
 import pkgutil
 import re
+import socket
 import sys
+import threading
 import time
 
 import numpy as np
@@ -33,6 +36,7 @@ from affect_tf.data import adapters, schema
 
 LOG = logging.getLogger("affect_tf.preprocess")
 DEFAULT_PROCESSOR = "affect_tf.data.beam_job:face_pipeline_processor"
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"  # no short name in Beam 2.74
 RECORD_SUFFIX = {"gzip": ".tfrecord.gz", "none": ".tfrecord"}
 
 
@@ -58,6 +62,18 @@ def load_processor(spec: str, **kwargs):
     if ":" not in spec:
         raise ValueError(f"processor must be 'module:factory', got {spec!r}")
     return pkgutil.resolve_name(spec)(**kwargs)
+
+
+_PROCESSORS = {}
+
+
+def cached_processor(spec: str, options: dict):
+    """One processor per worker thread and configuration: the DaskRunner runs ``setup`` for
+    every bundle (one recording each), and the face models take seconds to load."""
+    key = (threading.get_ident(), spec, json.dumps(options, sort_keys=True, default=str))
+    if key not in _PROCESSORS:
+        _PROCESSORS[key] = load_processor(spec, **options)
+    return _PROCESSORS[key]
 
 
 class FacePipelineProcessor:
@@ -157,7 +173,8 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
             return {**json.load(handle), "resumed": True}
     stats = {"id": recording.id, "split": recording.split, "subject": recording.subject,
              "frames": 0, "faces_found": 0, "frames_without_face": 0, "frames_without_audio": 0,
-             "frames_unlabelled": 0, "chunks": 0, "error": None, "resumed": False}
+             "frames_unlabelled": 0, "chunks": 0, "error": None, "resumed": False,
+             "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
     tmp = f"{output_dir}/_tmp/{name}.{os.getpid()}{RECORD_SUFFIX[compression]}"
     for folder in (f"{output_dir}/_tmp", f"{output_dir}/_stats", f"{output_dir}/{recording.split}"):
         tf.io.gfile.makedirs(folder)
@@ -225,7 +242,7 @@ class PreprocessRecording(_beam().DoFn):
         self.face_format, self.compression, self.total = face_format, compression, total
 
     def setup(self):
-        self.processor = load_processor(self.processor_spec, **self.processor_options)
+        self.processor = cached_processor(self.processor_spec, self.processor_options)
 
     def process(self, recording):
         beam = _beam()
@@ -267,11 +284,16 @@ def summarize(all_stats, output_dir, dataset="", root="") -> dict:
 
 
 def default_pipeline_args(pipeline_args=(), workers: int = 2) -> list[str]:
-    """Beam options with the DirectRunner multi-process defaults filled in where not given."""
+    """Beam options with defaults filled in where not given: the DirectRunner with worker
+    processes, or the DaskRunner when a ``--dask_client_address`` is given, with one recording
+    per Dask partition (Dask would pack 128 into one, all on one worker)."""
     args = list(pipeline_args)
     given = " ".join(args)
     if "--runner" not in given:
-        args.append("--runner=DirectRunner")
+        args.append(f"--runner={DASK_RUNNER}" if "--dask_client_address" in given else "--runner=DirectRunner")
+    if "DaskRunner" in " ".join(a for a in args if a.startswith("--runner")):
+        if "--dask_npartitions" not in given and "--dask_partition_size" not in given:
+            args.append("--dask_partition_size=1")
     if "DirectRunner" in " ".join(a for a in args if a.startswith("--runner")):
         if "--direct_running_mode" not in given:
             args.append("--direct_running_mode=multi_processing")
@@ -310,15 +332,21 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
     print(f"preprocess: {len(recordings)} recordings of {dataset or 'manifest'} -> {output_dir}",
           file=sys.stderr, flush=True)
     started = time.time()
-    with beam.Pipeline(options=PipelineOptions(default_pipeline_args(pipeline_args, workers))) as p:
-        _ = (
-            p
-            | "Manifest" >> beam.Create(recordings, reshuffle=False)
-            | "Spread" >> beam.Reshuffle()
-            | "Preprocess" >> beam.ParDo(PreprocessRecording(
-                output_dir, processor, options, chunk_frames, chunk_overlap, face_format,
-                compression, total=len(recordings)))
-        )
+    p = beam.Pipeline(options=PipelineOptions(default_pipeline_args(pipeline_args, workers)))
+    _ = (
+        p
+        | "Manifest" >> beam.Create(recordings, reshuffle=False)
+        | "Spread" >> beam.Reshuffle()
+        | "Preprocess" >> beam.ParDo(PreprocessRecording(
+            output_dir, processor, options, chunk_frames, chunk_overlap, face_format,
+            compression, total=len(recordings)))
+    )
+    result = p.run()
+    try:
+        result.wait_until_finish()
+    finally:
+        if getattr(result, "client", None) is not None:  # DaskRunner: leave the cluster, not stop it
+            result.client.close()
     # Every recording left its stats (or its error) in _stats/; the summary is made here, in
     # the launcher, so the pipeline needs no global combine.
     stats = []
