@@ -12,6 +12,7 @@ LIBRARY = [
     "av>=12",
     "dlib-bin>=19.24",
     "face_recognition_models>=0.3",
+    "mtcnn>=1.0,<2",  # pose-robust face detector; P/R/O-Net weights inside the wheel
     "matplotlib>=3.7",
     "scikit-image>=0.22",
     "apache-beam>=2.59",

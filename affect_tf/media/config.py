@@ -6,8 +6,8 @@ import dataclasses
 from affect_tf import features
 from affect_tf.config import Config, register_config
 
-TARGET_POLICIES = ("largest", "central", "track")
-DETECTORS = ("hog", "cnn")
+TARGET_POLICIES = ("subject", "largest", "central", "track")
+DETECTORS = ("hog+mtcnn", "hog", "cnn", "mtcnn")
 
 
 @register_config
@@ -22,11 +22,19 @@ class MediaConfig(Config):
 
     crop_size: int = 96  # 96 (CNN-RNN family) or 128 (adversarial family)
     detect_every: int = 10  # k: full detection every k frames, landmark tracking in between
-    target_face: str = "track"  # "largest" | "central" | "track" (see docs/media.md)
-    detector: str = "hog"  # dlib HOG (default) or the CNN (MMOD) detector
+    target_face: str = "subject"  # "subject" | "largest" | "central" | "track" (docs/media.md)
+    # "hog+mtcnn": dlib HOG, MTCNN only where HOG finds nothing (profiles, small faces);
+    # "hog", "cnn" (dlib MMOD) or "mtcnn" alone.
+    detector: str = "hog+mtcnn"
+    mtcnn_min_face: int = 20  # px in the detection image: smallest face MTCNN looks for
+    mtcnn_min_confidence: float = 0.8  # MTCNN O-Net face probability to accept (its default)
+    # 68-point fit vs the detector's five points: mean distance above this fraction of the
+    # eye-to-mouth height = implausible fit, align on the five points instead.
+    five_point_max_error: float = 0.25
+    subject_min_correlation: float = 0.6  # appearance match that re-acquires the subject
     detect_upsample: int = 0  # dlib upsampling passes (finds faces below ~80 px)
     detect_max_side: int = 640  # frames are strided down to at most this for detection only
-    min_face_size: int = 40  # px in the source frame; smaller tracks count as lost
+    min_face_size: int = 24  # px in the source frame; smaller tracks count as lost
     track_min_iou: float = 0.4  # landmark box IoU between frames below this = tracking lost
     track_max_residual: float = 0.12  # Procrustes residual vs the mean shape above this = lost
     track_min_correlation: float = 0.5  # tracked face vs face at last detection (32x32 grey)

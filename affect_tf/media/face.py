@@ -1,8 +1,11 @@
 """Face detection, tracking, 68 landmarks and 5-point similarity alignment (``004_…`` §4).
 
 dlib's HOG (or CNN) detector and its 68-point shape predictor come from the
-``face_recognition_models`` package. Detection runs every ``detect_every`` frames; in between the
-face is tracked by fitting the landmarks inside the box of the previous frame's landmarks. A
+``face_recognition_models`` package; the pose-robust MTCNN (``mtcnn`` package, weights in its
+wheel) runs only where HOG finds nothing (``detector="hog+mtcnn"``). Detection runs every
+``detect_every`` frames; in between the face is tracked by fitting the landmarks inside the box
+of the previous frame's landmarks, or, for a face the 68-point fit cannot follow (profile), by
+MTCNN's last stage (O-Net, one 48x48 forward pass) on the previous box. A
 track is lost (and detection runs at once) when the new landmark box overlaps the previous one
 by less than ``track_min_iou``, when the landmarks fit the mean shape badly (similarity
 Procrustes residual, as a fraction of the face size, above ``track_max_residual``), when the
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import NamedTuple
 
 import dlib
 import numpy as np
@@ -57,39 +61,120 @@ def shape_residual(landmarks: np.ndarray) -> float:
     return float(np.sqrt(((fit - landmarks) ** 2).sum(1).mean()) / max(width, 1e-6))
 
 
+class Detection(NamedTuple):
+    """One face found by a detector: box (x0, y0, x1, y1) in image pixels, confidence on
+    [0, 1] and, from MTCNN, its five points (eye centres, nose tip, mouth corners; (5, 2))."""
+
+    box: tuple
+    confidence: float
+    five: np.ndarray | None = None
+
+
+def logistic(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def placed_mean_shape(five: np.ndarray, crop_size: int, weights=None) -> np.ndarray:
+    """The mean 68-point shape put on ``five`` image points by the 5-point alignment: what a
+    frame aligned on the detector's points (68-point fit implausible) reports as landmarks."""
+    matrix = tpl.similarity_transform(five, tpl.frontal_template(crop_size), weights)
+    return tpl.apply_transform(tpl.invert_similarity(matrix), tpl.template_68(crop_size)).astype(np.float32)
+
+
 class FaceTracker:
-    """Detects, follows and landmarks one target face through a sequence of frames."""
+    """Detects, follows and landmarks one target face through a sequence of frames.
+
+    After :meth:`update`, ``confidence`` (detector confidence of the followed face, [0, 1]) and
+    ``landmarks_fitted`` (False when the frame is aligned on the detector's five points because
+    the 68-point fit is implausible, e.g. a profile) describe the frame.
+    """
 
     def __init__(self, config: MediaConfig):
         self.config = config
+        self._hog = self._cnn = self._mtcnn = None
         if config.detector == "cnn":
             self._cnn = dlib.cnn_face_detection_model_v1(model_path("mmod_human_face_detector.dat"))
-            self._hog = None
-        else:
+        elif config.detector in ("hog", "hog+mtcnn"):
             self._hog = dlib.get_frontal_face_detector()
-            self._cnn = None
         self._predictor = dlib.shape_predictor(model_path("shape_predictor_68_face_landmarks.dat"))
         self.reset()
 
     def reset(self):
         self._track = None  # landmark box (x0, y0, x1, y1) of the followed face
+        self._box = None  # detector-like box of the followed face
+        self._five = None  # detector's five points when aligned on them
         self._since_detect = None
-        self._reference = None
+        self._reference = None  # appearance at the last detection (tracking check)
+        self._subject = None  # appearance of the recording's subject (re-acquisition)
+        self._on_subject = False
+        self.confidence = 0.0
+        self.landmarks_fitted = False
         self.last_alignment = None
         self.detections = 0  # detector runs (for benchmarks)
+        self.pose_detections = 0  # full MTCNN runs
+
+    @property
+    def uses_mtcnn(self) -> bool:
+        return "mtcnn" in self.config.detector
+
+    def _mtcnn_model(self):
+        if self._mtcnn is None:
+            from mtcnn import MTCNN  # imports TensorFlow: only when first needed
+
+            self._mtcnn = MTCNN(stages="face_and_landmarks_detection")
+        return self._mtcnn
 
     # -- detection -----------------------------------------------------------------------------
-    def detect(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
-        """Face boxes (x0, y0, x1, y1) in image pixels; big frames are strided down first."""
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in the frame (big frames are strided down first): HOG or CNN, and MTCNN when
+        the configured detector includes it and the first found nothing."""
         self.detections += 1
         stride = max(1, int(np.ceil(max(image.shape[:2]) / self.config.detect_max_side)))
         small = np.ascontiguousarray(image[::stride, ::stride])
+        found = []
         if self._cnn is not None:
-            rects = [d.rect for d in self._cnn(small, self.config.detect_upsample)]
-        else:
-            rects = list(self._hog(small, self.config.detect_upsample))
-        return [(r.left() * stride, r.top() * stride, (r.right() + 1) * stride,
-                 (r.bottom() + 1) * stride) for r in rects]
+            found = [(d.rect, d.confidence) for d in self._cnn(small, self.config.detect_upsample)]
+        elif self._hog is not None:
+            rects, scores, _ = self._hog.run(small, self.config.detect_upsample, 0.0)
+            found = list(zip(rects, scores))
+        # dlib scores are SVM margins (0 = the detector's threshold): logistic maps them to [0, 1].
+        dets = [Detection((r.left() * stride, r.top() * stride, (r.right() + 1) * stride,
+                           (r.bottom() + 1) * stride), logistic(s)) for r, s in found]
+        if not dets and self.uses_mtcnn:
+            dets = self._detect_mtcnn(small, stride)
+        return dets
+
+    def _detect_mtcnn(self, small, stride) -> list[Detection]:
+        self.pose_detections += 1
+        rows = self._mtcnn_model().detect_faces(
+            small, box_format="xyxy", output_type="numpy",
+            min_face_size=self.config.mtcnn_min_face, threshold_onet=self.config.mtcnn_min_confidence)
+        return [_mtcnn_detection(row, stride) for row in np.asarray(rows).reshape(-1, 16)]
+
+    def _onet_track(self, image, box) -> Detection | None:
+        """Refine the previous box with MTCNN's O-Net alone (cheap tracking of a face the
+        68-point fit cannot follow); None when O-Net no longer sees a face there."""
+        import tensorflow as tf
+
+        side = max(box[2] - box[0], box[3] - box[1])
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        h, w = image.shape[:2]
+        rx0, ry0 = int(max(0, cx - side)), int(max(0, cy - side))
+        rx1, ry1 = int(min(w, cx + side)), int(min(h, cy + side))
+        if rx1 - rx0 < 12 or ry1 - ry0 < 12:
+            return None
+        region = (image[ry0:ry1, rx0:rx1].astype(np.float32) - 127.5) / 128.0
+        square = np.array([[0, cx - side / 2 - rx0, cy - side / 2 - ry0,
+                            cx + side / 2 - rx0, cy + side / 2 - ry0, 1.0]])
+        rows = self._mtcnn_model().stages[-1](
+            images_normalized=tf.constant(region[None]), bboxes_batch=square,
+            threshold_onet=self.config.mtcnn_min_confidence, nms_onet=0.7)
+        if len(rows) == 0:
+            return None
+        row = np.array(rows[0], np.float64)
+        row[[1, 3, 6, 7, 8, 9, 10]] += rx0
+        row[[2, 4, 11, 12, 13, 14, 15]] += ry0
+        return _mtcnn_detection(row, 1)
 
     def landmarks(self, image: np.ndarray, box) -> np.ndarray:
         rect = dlib.rectangle(int(round(box[0])), int(round(box[1])),
@@ -97,24 +182,71 @@ class FaceTracker:
         shape = self._predictor(image, rect)
         return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
 
-    def _choose(self, boxes, image_shape):
-        if not boxes:
-            return None
-        policy = self.config.target_face
-        if policy == "track" and self._track is not None:
-            best = max(boxes, key=lambda b: box_iou(b, self._detector_box(self._track)))
-            if box_iou(best, self._detector_box(self._track)) > 0.2:
-                return best
-        if policy == "central":
-            cy, cx = image_shape[0] / 2, image_shape[1] / 2
-            return min(boxes, key=lambda b: ((b[0] + b[2]) / 2 - cx) ** 2 + ((b[1] + b[3]) / 2 - cy) ** 2)
-        return max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    def _fit(self, image, det: Detection):
+        """``(landmarks (68, 2), fitted)`` for a detection, or None when it is no usable face.
 
-    @staticmethod
-    def _detector_box(lm_box):
-        w, h = lm_box[2] - lm_box[0], lm_box[3] - lm_box[1]
-        dl, dt, dr, db = LANDMARK_TO_DETECTOR_BOX
-        return (lm_box[0] + dl * w, lm_box[1] + dt * h, lm_box[2] + dr * w, lm_box[3] + db * h)
+        The 68 points are fitted inside the detector's box; when that fit is implausible and
+        the detector gave five points, the frame is aligned on those (``fitted`` False) and the
+        landmarks are the mean shape placed by them."""
+        lm = self.landmarks(image, det.box)
+        if self._plausible(lm, image.shape) and (det.five is None or self._agrees(lm, det.five)):
+            return lm, True
+        if det.five is None:
+            return None
+        size = min(det.box[2] - det.box[0], det.box[3] - det.box[1])
+        if size < self.config.min_face_size:
+            return None
+        return placed_mean_shape(det.five, self.config.crop_size, self.config.alignment_weights), False
+
+    def _agrees(self, lm, five) -> bool:
+        """The 68-point fit's five points lie near the detector's (mean distance over the
+        eye-to-mouth height below ``five_point_max_error``)."""
+        height = np.linalg.norm(five[3:].mean(0) - five[:2].mean(0))
+        error = np.linalg.norm(tpl.five_points(lm) - five, axis=1).mean()
+        return error <= self.config.five_point_max_error * max(height, 1.0)
+
+    def _choose(self, image, dets):
+        """``(detection, landmarks, fitted)`` of the face to follow, or None (docs/media.md)."""
+        fits = [(d, *f) for d in dets for f in [self._fit(image, d)] if f is not None]
+        if not fits:
+            return None
+        policy, (h, w) = self.config.target_face, image.shape[:2]
+
+        def area(f):
+            b = f[0].box
+            return (b[2] - b[0]) * (b[3] - b[1])
+
+        def centre_distance(f):
+            b = f[0].box
+            return np.hypot((b[0] + b[2]) / 2 - w / 2, (b[1] + b[3]) / 2 - h / 2)
+
+        if policy == "largest":
+            return max(fits, key=area)
+        if policy == "central":
+            return min(fits, key=centre_distance)
+        if policy == "subject" and self._subject is not None:
+            similarity = [normalised_correlation(self._patch(image, f), self._subject) for f in fits]
+            best = int(np.argmax(similarity))
+            if similarity[best] >= self.config.subject_min_correlation:
+                self._on_subject = True
+                return fits[best]
+        if self._box is not None:
+            best = max(fits, key=lambda f: box_iou(f[0].box, self._box))
+            if box_iou(best[0].box, self._box) > 0.2:
+                return best
+        self._on_subject = self._subject is None
+        if policy == "track":
+            return max(fits, key=area)
+        # Prominence: big, central and confidently detected.
+        half_diagonal = np.hypot(w, h) / 2
+        return max(fits, key=lambda f: np.sqrt(area(f)) * (1 - centre_distance(f) / half_diagonal)
+                   * f[0].confidence)
+
+    def _patch(self, image, fit):
+        det, lm, fitted = fit
+        crop, _, _ = align(image, lm, self.config.crop_size, weights=self.config.alignment_weights,
+                           five=None if fitted else det.five)
+        return appearance_patch(crop)
 
     def _plausible(self, lm: np.ndarray, image_shape, previous=None) -> bool:
         cfg = self.config
@@ -129,13 +261,15 @@ class FaceTracker:
         return shape_residual(lm) <= cfg.track_max_residual
 
     def aligned(self, image, lm):
-        """``align`` with this config; the result for the last landmarks is kept so the
-        pipeline does not warp the same face twice."""
+        """``align`` with this config (on the detector's five points when the frame's 68-point
+        fit was implausible); the result for the last landmarks is kept so the pipeline does
+        not warp the same face twice."""
         cached = self.last_alignment
         if cached is not None and cached[0] is lm:
             return cached[1], cached[2]
         crop, crop_lm, _ = align(image, lm, self.config.crop_size,
-                                 weights=self.config.alignment_weights)
+                                 weights=self.config.alignment_weights,
+                                 five=None if self.landmarks_fitted else self._five)
         self.last_alignment = (lm, crop, crop_lm)
         return crop, crop_lm
 
@@ -145,34 +279,67 @@ class FaceTracker:
         patch = appearance_patch(self.aligned(image, lm)[0])
         return normalised_correlation(patch, self._reference) >= self.config.track_min_correlation
 
+    def _follow(self, image, det, lm, fitted, detected: bool):
+        self.landmarks_fitted, self._five = fitted, None if fitted else det.five
+        self._track = (*lm.min(0), *lm.max(0))
+        self._box = det.box if det.five is not None or not fitted else self._detector_box(self._track)
+        self.confidence = det.confidence
+        if detected:
+            self._reference = appearance_patch(self.aligned(image, lm)[0])
+            if self._on_subject:
+                self._subject = self._reference
+        return lm
+
+    def _lose(self):
+        self._track = self._box = self._five = None
+        self.confidence, self.landmarks_fitted = 0.0, False
+
+    @staticmethod
+    def _detector_box(lm_box):
+        w, h = lm_box[2] - lm_box[0], lm_box[3] - lm_box[1]
+        dl, dt, dr, db = LANDMARK_TO_DETECTOR_BOX
+        return (lm_box[0] + dl * w, lm_box[1] + dt * h, lm_box[2] + dr * w, lm_box[3] + db * h)
+
     # -- per frame -----------------------------------------------------------------------------
     def update(self, image: np.ndarray, given_landmarks: np.ndarray | None = None):
         """Landmarks (68, 2) of the target face in this frame, or None when there is none."""
         if given_landmarks is not None:
             lm = np.asarray(given_landmarks, np.float32)
             self._track = (*lm.min(0), *lm.max(0))
+            self.confidence, self.landmarks_fitted, self._five = 1.0, True, None
             return lm
         cfg = self.config
         due = self._since_detect is None or self._since_detect + 1 >= cfg.detect_every
-        if self._track is not None and not due:
-            lm = self.landmarks(image, self._detector_box(self._track))
-            if self._plausible(lm, image.shape, self._track) and self._looks_like_reference(image, lm):
-                self._track = (*lm.min(0), *lm.max(0))
-                self._since_detect += 1
-                return lm
+        if self._box is not None and not due:
+            if self.landmarks_fitted:
+                lm = self.landmarks(image, self._detector_box(self._track))
+                if self._plausible(lm, image.shape, self._track) and self._looks_like_reference(image, lm):
+                    self._track = (*lm.min(0), *lm.max(0))
+                    self._box = self._detector_box(self._track)
+                    self._since_detect += 1
+                    return lm
+            if self.uses_mtcnn:
+                det = self._onet_track(image, self._box)
+                if det is not None and box_iou(det.box, self._box) >= cfg.track_min_iou:
+                    fit = self._fit(image, det)
+                    if fit is not None:
+                        self._since_detect += 1
+                        return self._follow(image, det, *fit, detected=False)
         # Detection frame, or tracking lost.
         self._since_detect = 0
-        box = self._choose(self.detect(image), image.shape)
-        if box is None:
-            self._track = None
+        chosen = self._choose(image, self.detect(image))
+        if chosen is None:
+            self._lose()
             return None
-        lm = self.landmarks(image, box)
-        if not self._plausible(lm, image.shape):
-            self._track = None
-            return None
-        self._track = (*lm.min(0), *lm.max(0))
-        self._reference = appearance_patch(self.aligned(image, lm)[0])
-        return lm
+        return self._follow(image, *chosen, detected=True)
+
+
+def _mtcnn_detection(row, stride) -> Detection:
+    """A row of MTCNN's numpy output (image, x0, y0, x1, y1, confidence, 5 x, 5 y) as a
+    :class:`Detection` in frame pixels; MTCNN's point order matches ``template.five_points``."""
+    row = np.asarray(row, np.float64)
+    five = np.stack([row[6:11], row[11:16]], axis=1) * stride
+    return Detection(tuple(float(v) * stride for v in row[1:5]), float(row[5]), five.astype(np.float32))
 
 
 PATCH_SIZE = 32
@@ -191,8 +358,9 @@ def normalised_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
 
 
-def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int, weights=None):
-    """Warp ``image`` so the 5 alignment points land on the frontal template.
+def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int, weights=None, five=None):
+    """Warp ``image`` so the 5 alignment points (of ``landmarks``, or ``five`` (5, 2) when
+    given: a detector's points) land on the frontal template.
 
     Returns ``(crop uint8 (S, S, 3), landmarks in crop pixels (68, 2), 2x3 image->crop matrix)``.
     Bilinear sampling (PIL); when the face is shrunk by more than 2x, the source region is
@@ -201,7 +369,8 @@ def align(image: np.ndarray, landmarks: np.ndarray, crop_size: int, weights=None
     least squares (:attr:`MediaConfig.alignment_weights`).
     """
     dst = tpl.frontal_template(crop_size)
-    matrix = tpl.similarity_transform(tpl.five_points(landmarks), dst, weights)
+    src_points = tpl.five_points(landmarks) if five is None else np.asarray(five, np.float64)
+    matrix = tpl.similarity_transform(src_points, dst, weights)
     inv = tpl.invert_similarity(matrix)
     scale = float(np.hypot(*matrix[:, 0]))
     # Only the source region that maps into the crop is converted and filtered.

@@ -24,3 +24,7 @@ class FrameItem:
     mel: np.ndarray  # float32 (128, 128) mel window in dB, (mels, STFT frames)
     egemaps: np.ndarray  # float32 (25,) eGeMAPS LLDs pooled over the frame's span
     audio_present: bool
+    face_confidence: float = 0.0  # the face detector's confidence on [0, 1]; 0 without a face
+    # False when aligned on the detector's five points (68-point fit implausible, e.g. a
+    # profile): landmarks are then the mean shape placed by those points.
+    landmarks_fitted: bool = False

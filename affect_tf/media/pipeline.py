@@ -132,6 +132,8 @@ class FacePipeline:
                 index=index, timestamp=float(timestamp), face=item_face,
                 face_present=lm is not None, landmarks_image=lm_image, landmarks_crop=lm_crop,
                 mel=mel, egemaps=egemaps, audio_present=present,
+                face_confidence=self.tracker.confidence if lm is not None else 0.0,
+                landmarks_fitted=lm is not None and self.tracker.landmarks_fitted,
             )
 
 

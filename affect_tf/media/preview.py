@@ -2,7 +2,10 @@
 
 People look at this before trusting a dataset: every tile is one aligned face crop (evenly spaced
 through the video) with its 68 crop-space landmarks in green and the 5 template points in red;
-frames without a face are dark grey with a red cross. Writes the PNG atomically.
+frames without a face are dark grey with a red cross. Under each crop the whole frame is drawn
+small with the followed face boxed (yellow: 68-point fit, orange: aligned on the detector's five
+points), so one sees who the tracker follows (``target_face``); the caption gives the frame, its
+time and the detection confidence. Writes the PNG atomically.
 """
 from __future__ import annotations
 
@@ -18,15 +21,29 @@ from affect_tf.media.template import frontal_template
 TILE_SCALE = 2  # crops are drawn at 2x so the landmarks are visible
 
 
-def contact_sheet(items, crop_size: int, columns: int = 8) -> Image.Image:
-    """Tiles of the given :class:`FrameItem` s (crop, landmarks, frame index) as one image."""
+def contact_sheet(items, crop_size: int, columns: int = 8, frames: dict | None = None) -> Image.Image:
+    """Tiles of the given :class:`FrameItem` s (crop, landmarks, frame index) as one image;
+    ``frames`` (index -> RGB frame), when given, adds each whole frame with the face boxed."""
     tile = crop_size * TILE_SCALE
+    context = 0
+    if frames:
+        h, w = next(iter(frames.values())).shape[:2]
+        context = int(round(tile * h / w))
     rows = max(1, -(-len(items) // columns))
-    sheet = Image.new("RGB", (columns * tile, rows * (tile + 14)), (255, 255, 255))
+    row_height = tile + context + 14
+    sheet = Image.new("RGB", (columns * tile, rows * row_height), (255, 255, 255))
     template = frontal_template(crop_size) * TILE_SCALE
     draw = ImageDraw.Draw(sheet)
     for n, item in enumerate(items):
-        x0, y0 = (n % columns) * tile, (n // columns) * (tile + 14)
+        x0, y0 = (n % columns) * tile, (n // columns) * row_height
+        frame = (frames or {}).get(item.index)
+        if frame is not None:
+            scale = tile / frame.shape[1]
+            sheet.paste(Image.fromarray(frame).resize((tile, context), Image.BILINEAR), (x0, y0 + tile))
+            if item.face_present:
+                (bx0, by0), (bx1, by1) = item.landmarks_image.min(0) * scale, item.landmarks_image.max(0) * scale
+                colour = (255, 255, 0) if item.landmarks_fitted else (255, 140, 0)
+                draw.rectangle([x0 + bx0, y0 + tile + by0, x0 + bx1, y0 + tile + by1], outline=colour, width=2)
         if item.face_present:
             sheet.paste(Image.fromarray(item.face).resize((tile, tile), Image.BILINEAR), (x0, y0))
             points = (item.landmarks_crop + 1) / 2 * (crop_size - 1) * TILE_SCALE
@@ -38,7 +55,8 @@ def contact_sheet(items, crop_size: int, columns: int = 8) -> Image.Image:
             draw.rectangle([x0, y0, x0 + tile - 1, y0 + tile - 1], fill=(60, 60, 60))
             draw.line([x0, y0, x0 + tile, y0 + tile], fill=(255, 0, 0), width=2)
             draw.line([x0 + tile, y0, x0, y0 + tile], fill=(255, 0, 0), width=2)
-        draw.text((x0 + 2, y0 + tile + 1), f"#{item.index} {item.timestamp:.2f}s", fill=(0, 0, 0))
+        draw.text((x0 + 2, y0 + tile + context + 1),
+                  f"#{item.index} {item.timestamp:.2f}s c={item.face_confidence:.2f}", fill=(0, 0, 0))
     return sheet
 
 
@@ -65,7 +83,9 @@ def write_preview(video_path, out_path, frames: int = 24, config: MediaConfig | 
                 stride *= 2
                 chosen = [c for c in chosen if c.index % stride == 0]
         chosen = chosen[:: max(1, len(chosen) // frames)][:frames]
-    sheet = contact_sheet(chosen, config.crop_size)
+    indices = {item.index for item in chosen}
+    thumbnails = {i: image for i, _, image in decode.iter_video_frames(os.fspath(video_path)) if i in indices}
+    sheet = contact_sheet(chosen, config.crop_size, frames=thumbnails)
     with atomic_path(out_path) as tmp:
         sheet.save(tmp, format="PNG")
     return chosen
