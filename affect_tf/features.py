@@ -22,6 +22,8 @@ Models take the ``features`` dict (using the keys they need) and return a dict h
 FACE = "face"
 LANDMARKS = "landmarks"
 FACE_MASK = "face_mask"
+FACE_CONFIDENCE = "face_confidence"  # detector confidence per frame, [0, 1] (records v2)
+LANDMARKS_FITTED = "landmarks_fitted"  # 1: 68-point fit, 0: aligned on 5 detector points
 MEL = "mel"
 EGEMAPS = "egemaps"
 AUDIO_MASK = "audio_mask"

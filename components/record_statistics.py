@@ -103,8 +103,9 @@ def find_anomalies(stats: dict, min_face_rate: float = 0.5, max_masked_share: fl
     found = []
     if stats["records"] == 0:
         return []  # an empty split (e.g. a drop of new training subjects only) is not an anomaly
-    if stats["schema_versions"] != [schema.SCHEMA_VERSION]:
-        found.append(f"schema versions {stats['schema_versions']} != [{schema.SCHEMA_VERSION}]")
+    unknown = sorted(set(stats["schema_versions"]) - set(schema.READABLE_VERSIONS))
+    if unknown:
+        found.append(f"schema versions {unknown} not readable (readable: {list(schema.READABLE_VERSIONS)})")
     if stats["non_finite_values"]:
         found.append(f"{stats['non_finite_values']} NaN/inf feature or label values")
     if stats["face_found_rate"] < min_face_rate:

@@ -147,6 +147,7 @@ class _ChunkWriter:
             face=cols["face"], landmarks=cols["landmarks"], face_mask=cols["face_mask"],
             mel=cols["mel"], egemaps=cols["egemaps"], audio_mask=cols["audio_mask"],
             valence=cols["valence"], arousal=cols["arousal"], label_mask=cols["label_mask"],
+            face_confidence=cols["face_confidence"], landmarks_fitted=cols["landmarks_fitted"],
             label_scale=r.label_scale, chunk_start=self.chunk_start, chunk_overlap=self.carried,
             face_format=self.face_format))
         self.chunks += 1
@@ -192,6 +193,8 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
                     "face": np.asarray(item.face, np.uint8),
                     "landmarks": np.asarray(item.landmarks_crop, np.float32),
                     "face_mask": float(item.face_present), "mel": np.asarray(item.mel, np.float32),
+                    "face_confidence": float(item.face_confidence),
+                    "landmarks_fitted": float(item.landmarks_fitted),
                     "egemaps": np.asarray(item.egemaps, np.float32),
                     "audio_mask": float(item.audio_present), "valence": v, "arousal": a,
                     "label_mask": np.asarray(mask, np.float32)})

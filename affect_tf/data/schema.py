@@ -10,7 +10,11 @@ Feature lists (one entry per frame): ``face`` (PNG or JPEG bytes of the aligned 
 ``landmarks`` (136 floats: 68 x (x, y) in crop coordinates on [-1, 1]), ``face_mask``,
 ``audio_mask`` (1 float each), ``mel`` (128 x 128 floats, dB, (mels, STFT frames)), ``egemaps``
 (25 floats), ``valence``, ``arousal`` (1 float each) and ``label_mask`` (2 floats: valence,
-arousal known). Names and shapes follow :mod:`affect_tf.features`.
+arousal known); since version 2 also ``face_confidence`` (the face detector's confidence on
+[0, 1], 0 without a face) and ``landmarks_fitted`` (1 when the crop is aligned on the 68-point
+fit, 0 when on the detector's five points, whose landmarks are then the placed mean shape).
+Names and shapes follow :mod:`affect_tf.features`. Version 1 records (without the two) still
+parse: their confidence and ``landmarks_fitted`` read as ``face_mask``.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ import numpy as np
 
 from affect_tf import features as F
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 FACE_FORMATS = ("png", "jpeg")
 
 _CONTEXT_BYTES = ("recording_id", "subject", "split", "label_scale")
@@ -59,11 +64,14 @@ def encode_recording(
     chunk_overlap: int = 0,
     face_format: str = "png",
     jpeg_quality: int = 95,
+    face_confidence: np.ndarray | None = None,
+    landmarks_fitted: np.ndarray | None = None,
 ) -> bytes:
     """Serialize T frames of one recording to a ``SequenceExample`` (deterministic bytes).
 
     ``face`` is uint8 (T, S, S, 3); ``label_mask`` is (T, 2) (or (T,) for both dimensions);
     the other arrays follow :mod:`affect_tf.features` with a leading T axis.
+    ``face_confidence`` and ``landmarks_fitted`` (T,) default to ``face_mask``.
     """
     import tensorflow as tf
 
@@ -85,6 +93,8 @@ def encode_recording(
         "valence": (valence, ()),
         "arousal": (arousal, ()),
         "label_mask": (label_mask, (2,)),
+        F.FACE_CONFIDENCE: (face_mask if face_confidence is None else face_confidence, ()),
+        F.LANDMARKS_FITTED: (face_mask if landmarks_fitted is None else landmarks_fitted, ()),
     }
     floats = {}
     for name, (value, shape) in per_frame.items():
@@ -126,6 +136,8 @@ def _sequence_spec():
              "egemaps": F.EGEMAPS_DIM, "audio_mask": 1, "valence": 1, "arousal": 1,
              "label_mask": 2}
     sequence = {k: tf.io.FixedLenSequenceFeature([size], tf.float32) for k, size in sizes.items()}
+    for name in (F.FACE_CONFIDENCE, F.LANDMARKS_FITTED):  # absent from version 1 records
+        sequence[name] = tf.io.FixedLenSequenceFeature([1], tf.float32, allow_missing=True)
     sequence["face"] = tf.io.FixedLenSequenceFeature([], tf.string)
     return context, sequence
 
@@ -168,6 +180,9 @@ def parse_sequence_example(serialized, decode_face: bool = True, decode_face_uin
         F.AUDIO_MASK: seq["audio_mask"][:, 0],
         F.FRAME_MASK: tf.cast(tf.range(n) >= tf.cast(context["chunk_overlap"], tf.int32), tf.float32),
     }
+    for name in (F.FACE_CONFIDENCE, F.LANDMARKS_FITTED):
+        stored = seq[name][:, 0]
+        features[name] = tf.cond(tf.shape(stored)[0] == n, lambda: stored, lambda: features[F.FACE_MASK])
     if decode_face:
         faces = decode_faces(seq["face"], crop_size)
         features[F.FACE] = faces if decode_face_uint8 else tf.cast(faces, tf.float32) / 127.5 - 1.0
