@@ -204,6 +204,8 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
                 stats["frames_unlabelled"] += int(not np.any(mask))
             if stats["frames"] == 0:
                 raise ValueError("no frames decoded")
+            # labels past the last frame are ignored: said in the stats and the log line
+            stats["labels_beyond_video"] = max(recording.n_labels - item.index - 1, 0)
             chunks.flush(final=True)
             stats["chunks"] = chunks.chunks
         stats["frames_without_face"] = stats["frames"] - stats["faces_found"]
@@ -255,7 +257,9 @@ class PreprocessRecording(_beam().DoFn):
             _write_text(f"{self.output_dir}/_stats/{safe_name(recording.id)}.json", json.dumps(stats))
         state = "resumed" if stats["resumed"] else ("FAILED " + stats["error"] if stats["error"] else "done")
         print(f"[preprocess pid {os.getpid()}] {recording.id}: {state}, {stats['frames']} frames, "
-              f"{stats['faces_found']} faces (of {self.total} recordings)", file=sys.stderr, flush=True)
+              f"{stats['faces_found']} faces (of {self.total} recordings)"
+              + (f"; {stats['labels_beyond_video']} labels past the last frame ignored"
+                 if stats.get("labels_beyond_video") else ""), file=sys.stderr, flush=True)
         beam.metrics.Metrics.counter("preprocess", "recordings").inc()
         beam.metrics.Metrics.counter("preprocess", "frames").inc(stats["frames"])
         if stats["error"]:
@@ -326,6 +330,12 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
     if compression not in RECORD_SUFFIX:
         raise ValueError(f"compression must be one of {sorted(RECORD_SUFFIX)}")
     check_file_names(recordings, root)
+    if not 0 <= chunk_overlap < chunk_frames:
+        raise ValueError(f"--chunk-overlap {chunk_overlap} must be in [0, --chunk-frames={chunk_frames})")
+    try:  # a typo fails here, not in every worker
+        pkgutil.resolve_name(processor)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ValueError(f"--processor {processor!r} is not an importable 'module:factory' ({err})") from None
     options = dict(processor_options or {})
     if processor == DEFAULT_PROCESSOR:
         options.setdefault("crop_size", crop_size)

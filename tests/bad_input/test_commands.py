@@ -1,0 +1,257 @@
+"""Bad input through the real commands (issue 14): each case ends in a one-line message naming
+the file and the problem and a non-zero exit, never a traceback; a bad recording is listed in
+``errors`` while the good ones are written exactly as in a clean run.
+
+The manifest cases (tests/bad_input/cases.py) run as one ``affect-tf preprocess`` process over
+every case and one over the good rows only (slow); the cases that stop a command before any
+work runs call :func:`affect_tf.cli.main` in this process.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+
+from affect_tf import cli
+from affect_tf.data.beam_job import safe_name
+from tests.bad_input.cases import BAD, GOOD, make_drop
+
+AFFECT_TF = [sys.executable, "-m", "affect_tf.cli"]
+IN_MEMORY = ["--", "--direct_running_mode=in_memory"]
+
+
+@pytest.fixture(scope="module")
+def drop(tmp_path_factory):
+    return make_drop(tmp_path_factory.mktemp("drop"))
+
+
+@pytest.fixture(autouse=True)
+def restore_process_state():
+    """``cli.main`` quietens the libraries for the process: put it back for the other tests."""
+    env = dict(os.environ)
+    levels = {name: logging.getLogger(name).level for name in ("absl", "tensorflow", "apache_beam")}
+    yield
+    os.environ.clear()
+    os.environ.update(env)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def _run(args, cwd=None):
+    """The command in a fresh process with the environment of a plain shell (the test session
+    sets TensorFlow's log level; a user has none)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS", "GRPC_VERBOSITY")}
+    started = time.monotonic()
+    done = subprocess.run([*AFFECT_TF, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=400)
+    return done, time.monotonic() - started
+
+
+def one_line_error(capsys, command: str) -> str:
+    """The stderr of a failed command: exactly one line, ``affect-tf COMMAND: ...``."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith(f"affect-tf {command}: "), err
+    return err.strip()
+
+
+# ---------------------------------------------------------------------------- one manifest
+
+@pytest.fixture(scope="module")
+def preprocessed(drop, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    runs = {}
+    for name in ("manifest", "clean"):
+        done, seconds = _run(["preprocess", "--dataset", "csv", "--root", str(drop / f"{name}.csv"),
+                              "--output", str(out / name), "--workers", "1", *IN_MEMORY])
+        print(f"preprocess {name}.csv: {seconds:.1f} s")
+        runs[name] = (done, out / name, json.loads((out / name / "summary.json").read_text()))
+    return runs
+
+
+@pytest.mark.slow
+def test_bad_rows_are_listed_while_the_others_finish(preprocessed, drop):
+    done, out, summary = preprocessed["manifest"]
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    # Quiet: the job's own lines only (no TensorFlow, absl, Beam or warning lines).
+    for line in done.stderr.splitlines():
+        assert line.startswith(("preprocess: ", "[preprocess pid ", "FAILED ")), line
+    errors = {e["id"]: e["error"] for e in summary["errors"]}
+    assert set(errors) == set(BAD)
+    for rid, fragment in BAD.items():
+        message = errors[rid]
+        assert "\n" not in message and fragment.format(root=drop) in message, (rid, message)
+        assert message.startswith((f"{drop}/", f"LayoutError: {drop}/", f"MediaError: {drop}/")), message
+        assert f"FAILED {rid}: {message}\n" in done.stderr
+    assert (summary["recordings"], summary["failed"], summary["written"]) == (len(GOOD) + len(BAD), len(BAD), len(GOOD))
+
+
+@pytest.mark.slow
+def test_good_recordings_are_byte_identical_to_a_clean_run(preprocessed):
+    done, out, summary = preprocessed["manifest"]
+    clean_done, clean, clean_summary = preprocessed["clean"]
+    assert clean_done.returncode == 0 and clean_summary["failed"] == 0, clean_done.stderr
+    records = sorted(p.relative_to(out) for p in out.glob("*/*.tfrecord.gz"))
+    assert records == sorted(p.relative_to(clean) for p in clean.glob("*/*.tfrecord.gz"))
+    assert sorted(p.name for p in records) == sorted(f"{safe_name(r)}.tfrecord.gz" for r in GOOD)
+    for path in records:
+        assert (out / path).read_bytes() == (clean / path).read_bytes(), path
+    assert not (out / "_tmp").exists()
+
+
+@pytest.mark.slow
+def test_summary_agrees_with_the_files(preprocessed):
+    for done, out, summary in preprocessed.values():
+        stats = {s["id"]: s for s in map(json.loads, (p.read_text() for p in (out / "_stats").glob("*.json")))}
+        written = {s["id"]: s for s in stats.values() if not s["error"]}
+        for split, entry in summary["splits"].items():
+            assert entry["recordings"] == len(list((out / split).glob("*.tfrecord.gz")))
+            assert entry["frames"] == sum(s["frames"] for s in written.values() if s["split"] == split)
+        assert summary["frames"] == sum(s["frames"] for s in written.values())
+        assert summary["written"] == len(written) == len(GOOD)
+
+
+@pytest.mark.slow
+def test_what_the_good_cases_hold(preprocessed):
+    done, out, _ = preprocessed["manifest"]
+    stats = {rid: json.loads((out / "_stats" / f"{safe_name(rid)}.json").read_text()) for rid in GOOD}
+    frames = {rid: s["frames"] for rid, s in stats.items()}
+    assert frames == {"good": 6, "mute": 6, "short_audio": 6, "timed": 6, "long_labels": 6, "odd_fps": 4,
+                      "vfr": 6, "yuv444": 6, "grey": 6, "unicode/ünï cødé": 3, "speech": 6,
+                      "nolabels": 6, "tail_cut": 7}
+    assert stats["mute"]["frames_without_audio"] == 6
+    assert 0 < stats["short_audio"]["frames_without_audio"] < 6  # audio stops after 0.2 s
+    assert stats["good"]["frames_without_audio"] == 0
+    assert stats["odd_fps"]["fps"] == 7.5
+    assert stats["speech"]["faces_found"] == 0
+    assert stats["nolabels"]["frames_unlabelled"] == 6 and stats["good"]["frames_unlabelled"] == 0
+    assert stats["long_labels"]["labels_beyond_video"] == 34
+    assert "long_labels: done, 6 frames" in done.stderr and "34 labels past the last frame ignored" in done.stderr
+
+
+# ---------------------------------------------------------------------------- stops before work
+
+def _preprocess(root, out, *extra, dataset="csv"):
+    return cli.main(["preprocess", "--dataset", dataset, "--root", str(root), "--output", str(out), *extra,
+                     *IN_MEMORY])
+
+
+def _manifest(tmp_path, text, name="m.csv"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+STOPS = [
+    ("missing manifest", None, (), "{m}: manifest CSV not found"),
+    ("missing column", "recording,video\na,a.mp4\n", (), "{m}: missing column(s) ['subject']"),
+    ("binary manifest", b"\xff\xfe\x00\x81garbage\n", (), "{m}: cannot read the manifest"),
+    ("repeated id", "recording,video,subject\na,{v},s\na,{v},s\n", (), "{m}: line 3: recording id 'a' is empty or repeated"),
+    ("colliding ids", "recording,video,subject\na/b,{v},s\na__b,{v},s\n", (),
+     "{m}: recording ids 'a/b' and 'a__b' both map to the file name 'a__b'; rename one"),
+    ("chunk overlap", "recording,video,subject\na,{v},s\n", ("--chunk-frames", "8", "--chunk-overlap", "8"),
+     "--chunk-overlap 8 must be in [0, --chunk-frames=8)"),
+    ("processor typo", "recording,video,subject\na,{v},s\n", ("--processor", "nope.module:make"),
+     "--processor 'nope.module:make' is not an importable 'module:factory'"),
+]
+
+
+@pytest.mark.parametrize("case, text, extra, fragment", STOPS, ids=[c[0] for c in STOPS])
+def test_preprocess_stops_with_one_line_before_any_work(drop, tmp_path, capsys, case, text, extra, fragment):
+    manifest = tmp_path / "m.csv"
+    if text is not None:
+        _manifest(tmp_path, text if isinstance(text, bytes) else text.format(v=drop / "good.mp4"))
+    out = tmp_path / "out"
+    assert _preprocess(manifest, out, *extra) == 1
+    assert fragment.format(m=manifest) in one_line_error(capsys, "preprocess")
+    assert not list(out.rglob("*.tfrecord*"))
+
+
+def test_preprocess_output_that_is_a_file(drop, tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("a file, not a folder")
+    assert _preprocess(drop / "clean.csv", out) == 1
+    assert str(out) in one_line_error(capsys, "preprocess")
+
+
+def test_dataset_root_that_does_not_exist(tmp_path, capsys):
+    assert _preprocess(tmp_path / "nowhere", tmp_path / "out", dataset="affwild2") == 1
+    assert one_line_error(capsys, "preprocess") == (
+        f"affect-tf preprocess: {tmp_path / 'nowhere'}: Aff-Wild2 root is not a folder")
+
+
+def test_bad_option_value_is_a_usage_error_not_a_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        _preprocess(tmp_path / "m.csv", tmp_path / "out", "--workers", "two")
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert "affect-tf preprocess: error: argument --workers: invalid int value: 'two'" in err
+
+
+# ---------------------------------------------------------------------------- predict, serve
+
+def test_predict_checks_out_before_loading_anything(drop, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    # --model does not exist either: the output folder is checked first, before any work
+    code = cli.main(["predict", str(drop / "good.mp4"), "--model", str(tmp_path / "none"), "--out", str(taken)])
+    assert code == 1
+    assert one_line_error(capsys, "predict").startswith(f"affect-tf predict: {taken}: output folder cannot be written")
+
+
+BAD_VIDEOS = [
+    ("missing video", "nope.mp4", "{d}/nope.mp4: no such video file"),
+    ("text as video", "text.mp4", "{d}/text.mp4: "),
+    ("zero-byte video", "zero.mp4", "{d}/zero.mp4: "),
+    ("truncated video", "truncated.mp4", "{d}/truncated.mp4: "),
+]
+
+
+@pytest.mark.parametrize("case, video, fragment", BAD_VIDEOS, ids=[c[0] for c in BAD_VIDEOS])
+def test_predict_bad_video(drop, export_base, tmp_path, capsys, case, video, fragment):
+    code = cli.main(["predict", str(drop / video), "--model", str(export_base), "--out", str(tmp_path)])
+    assert code == 1
+    assert fragment.format(d=drop) in one_line_error(capsys, "predict")
+    assert not list(tmp_path.iterdir())
+
+
+def test_predict_model_folder_without_a_model(drop, tmp_path, capsys):
+    assert cli.main(["predict", str(drop / "good.mp4"), "--model", str(tmp_path), "--out", str(tmp_path)]) == 1
+    assert f"{tmp_path}: no SavedModel here nor in any <version>/ folder" in one_line_error(capsys, "predict")
+
+
+def test_predict_defaults_out_to_predictions(drop, export_base, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["predict", str(drop / "good.mp4"), "--model", str(export_base), "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "predictions").iterdir()) == ["good.csv", "good.json", "good.png"]
+    assert len((tmp_path / "predictions" / "good.csv").read_text().splitlines()) == 1 + 6
+
+
+def test_verbose_shows_the_traceback(drop, tmp_path, capsys):
+    assert cli.main(["predict", "-v", str(tmp_path / "nope.mp4"), "--model", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.splitlines()[-1] == f"affect-tf predict: {tmp_path / 'nope.mp4'}: no such video file"
+
+
+def test_serve_missing_model_folder(tmp_path, capsys):
+    assert cli.main(["serve", f"affect={tmp_path / 'none'}", "--port", "0"]) == 1
+    assert one_line_error(capsys, "serve") == f"affect-tf serve: {tmp_path / 'none'}: model base directory does not exist"
+
+
+def test_help_has_a_line_for_every_command(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "(from " not in out
+    for name, (_, help_text) in cli._all_commands().items():
+        assert len(help_text) > 10 and help_text in " ".join(out.split()), name
+
