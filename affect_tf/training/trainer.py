@@ -54,6 +54,7 @@ from affect_tf import features, presets
 from affect_tf.data.feature_statistics import prepare_inputs
 from affect_tf.files import atomic_path, write_text_atomic
 from affect_tf.training import registry
+from affect_tf.training.distribute import make_strategy, writable_workdir
 from affect_tf.training.config import TrainConfig
 
 MASK_KEYS = (features.FACE_MASK, features.AUDIO_MASK, features.FRAME_MASK)
@@ -71,22 +72,6 @@ class TrainResult:
     keras_path: str
     workdir: str
     stages: dict = dataclasses.field(default_factory=dict)  # stage folder -> its metrics (recipes)
-
-
-def make_strategy(name: str):
-    """The ``tf.distribute`` strategy called ``name`` (see ``TrainConfig.strategy``)."""
-    import tensorflow as tf
-
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "one_device":
-        gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    if name == "multi_worker_mirrored":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"unknown strategy {name!r}")
 
 
 def make_optimizer(train_config: TrainConfig):
@@ -261,7 +246,7 @@ def train_and_evaluate(
 
     if train_data is None:
         raise ValueError("train_and_evaluate needs train_data (a tf.data dataset or records)")
-    workdir = pathlib.Path(workdir)
+    workdir = writable_workdir(workdir)  # multi-worker: only the chief writes into workdir
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "train_config.json").write_text(train_config.to_json())
 
