@@ -156,7 +156,8 @@ class FaceTracker:
         68-point fit cannot follow); None when O-Net no longer sees a face there."""
         import tensorflow as tf
 
-        side = max(box[2] - box[0], box[3] - box[1])
+        # O-Net was trained on R-Net's square proposals: a square of the box's mean side.
+        side = ((box[2] - box[0]) + (box[3] - box[1])) / 2
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         h, w = image.shape[:2]
         rx0, ry0 = int(max(0, cx - side)), int(max(0, cy - side))

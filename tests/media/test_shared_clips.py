@@ -54,31 +54,34 @@ def test_face_found_and_eyes_on_template_all_frames(shared_data, pipe, name):
 
 
 @pytest.mark.slow
-def test_hamilton_frames_without_a_face_are_masked(shared_data, pipe):
-    # Checked by eye (docs/media.md): frames 0-~60 show the singer full-length far away (face
-    # ~20 px), then in profile cut by the frame edge: masked; 90-200 frontal close-ups: found.
+def test_hamilton_faces_found_and_every_reported_face_is_a_face(shared_data, pipe):
+    # Checked by eye (preview sheet, docs/media.md): frames 0-~60 show the singer far away and
+    # in profile (MTCNN finds him), 90-200 frontal close-ups, then cuts to the audience.
     items = list(pipe.process_video(shared_data / "video" / "short_hamilton_clip.mp4"))
     present = np.array([i.face_present for i in items])
-    assert not present[:40].any()
+    assert present.mean() >= 0.85, present.mean()
     assert present[100:200].mean() > 0.9
     for item in items:
         if not item.face_present:
-            assert not item.face.any() and not item.landmarks_image.any()
-    # every face that is reported is a face: an independent, more sensitive detection on its
-    # frame (2x upsampling, threshold -0.5) has a box around it. (Frame 250 is a blurred,
-    # laughing audience member at the left edge that the default detector misses.)
+            assert not item.face.any() and not item.landmarks_image.any() and item.face_confidence == 0
+    # every reported face is a face: a more sensitive detection on its frame (dlib at 2x
+    # upsampling, threshold -0.5, or the MTCNN cascade down to 12 px at O-Net threshold 0.6)
+    # has a box around it. (Frame 50, checked by eye: the performer's blurred profile cut by the
+    # right edge, followed by O-Net from frame 45; neither detector finds it alone.)
     import dlib
+    from mtcnn import MTCNN
 
-    detector = dlib.get_frontal_face_detector()
+    detector, cascade = dlib.get_frontal_face_detector(), MTCNN()
     frames = {i: f.to_ndarray(format="rgb24") for i, f in enumerate(
         av.open(str(shared_data / "video" / "short_hamilton_clip.mp4")).decode(video=0))
-        if i % 25 == 0}
+        if i % 25 == 0 and i != 50}
     for index, frame in frames.items():
         if present[index]:
             boxes = [(r.left(), r.top(), r.right(), r.bottom())
                      for r in detector.run(frame, 1, -0.5)[0]]
-            lm = items[index].landmarks_image
-            centre = lm.mean(0)
+            boxes += [tuple(row[1:5]) for row in cascade.detect_faces(
+                frame, box_format="xyxy", output_type="numpy", min_face_size=12, threshold_onet=0.6)]
+            centre = items[index].landmarks_image.mean(0)
             assert any(b[0] <= centre[0] <= b[2] and b[1] <= centre[1] <= b[3] for b in boxes), index
 
 
@@ -87,7 +90,7 @@ def test_two_people_photo(shared_data, tmp_path):
     tracker = FaceTracker(MediaConfig(detect_upsample=1))
     from affect_tf.media.pipeline import read_image
 
-    boxes = tracker.detect(read_image(path))
+    boxes = [d.box for d in tracker.detect(read_image(path))]
     assert len(boxes) >= 2
     largest = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
     (item,) = FacePipeline(MediaConfig(target_face="largest", detect_upsample=1)).process_images(
