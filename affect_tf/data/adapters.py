@@ -33,8 +33,11 @@ class Recording:
     known), or None with ``utterance_labels`` = (valence, arousal) on [-1, 1] for datasets
     labelled per utterance (OMG), or all None for prediction-only recordings. ``frames`` (image
     paths) and ``landmarks`` (T, 68, 2) pixel coordinates replace ``video`` for AFEW-VA.
-    ``start``/``end`` (seconds) cut an utterance out of a longer video. ``error`` says why a
-    manifest row cannot be processed (the job lists it in its errors and runs the others).
+    ``start``/``end`` (seconds) cut an utterance out of a longer video. ``label_fps``: the
+    labels came from time stamps and sit on a grid at this rate, so a frame takes the grid point
+    at its own time stamp (not its index: on variable-frame-rate video the two drift apart).
+    ``error`` says why a manifest row cannot be processed (the job lists it in its errors and
+    runs the others).
     """
 
     id: str
@@ -52,6 +55,7 @@ class Recording:
     landmarks: np.ndarray | None = None
     start: float | None = None
     end: float | None = None
+    label_fps: float | None = None
     error: str | None = None
 
     @property
@@ -426,7 +430,7 @@ def _timed_dataset(root, name, scale, value_scale=1.0) -> list[Recording]:
         split = _split_from_path(source, root) or "train"
         recordings.append(Recording(
             id=stem, video=str(video), audio=None, subject=subjects.get(stem, stem), split=split,
-            fps=fps, valence=valence, arousal=arousal,
+            fps=fps, valence=valence, arousal=arousal, label_fps=fps,
             label_mask=np.stack([v_mask * v_in, a_mask * a_in], -1), label_scale=scale,
         ))
     if not recordings:
@@ -536,6 +540,7 @@ def _read_frame_labels(path, video, fps: float | None) -> dict:
     if any(h in _TIME_NAMES for h in header):
         times, numeric = read_timed_labels(path)
         fps = fps or video_fps(video)
+        timed = {"label_fps": fps}
         v, vi = resample_to_frames(times, _pick(numeric, path, ("valence",)), fps)
         a, ai = resample_to_frames(times, _pick(numeric, path, ("arousal",)), fps)
     elif header[:2] == ["valence", "arousal"]:
@@ -543,11 +548,12 @@ def _read_frame_labels(path, video, fps: float | None) -> dict:
         values = _floats(path, body, [0, 1])
         v, a = values[:, 0], values[:, 1]
         vi = ai = np.ones(len(v), np.float32)
+        timed = {}
     else:
         raise LayoutError(f"{path}: labels need a header 'valence,arousal' or a time column, got {rows[0]}")
     v, vm = _mask_and_clip(v, path)
     a, am = _mask_and_clip(a, path)
-    return dict(valence=v, arousal=a, label_mask=np.stack([vm * vi, am * ai], -1))
+    return dict(valence=v, arousal=a, label_mask=np.stack([vm * vi, am * ai], -1), **timed)
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -111,8 +111,21 @@ def face_pipeline_processor(**kwargs):
     return FacePipelineProcessor(**kwargs)
 
 
-def _frame_labels(recording, index: int):
+def _label_index(recording, item) -> int:
+    """A frame's row in the per-frame labels: its index, or for labels resampled from time
+    stamps the grid point nearest its own time stamp (variable-frame-rate video too)."""
+    if recording.label_fps is None:
+        return item.index
+    position = item.timestamp * recording.label_fps
+    index = int(round(position))
+    # the grid ends at the last whole step before the last annotation: a frame after that
+    # point, less than a step later, takes it
+    return index - 1 if index == recording.n_labels and position < index else index
+
+
+def _frame_labels(recording, item):
     """(valence, arousal, mask(2,)) of one frame: per-frame, per-utterance or unknown."""
+    index = _label_index(recording, item)
     if recording.utterance_labels is not None:
         v, a = recording.utterance_labels
         return v, a, (1.0, 1.0)
@@ -188,7 +201,7 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
         with tf.io.TFRecordWriter(tmp, options) as writer:
             chunks = _ChunkWriter(recording, writer, fps, chunk_frames, chunk_overlap, face_format)
             for item in processor.process(recording):
-                v, a, mask = _frame_labels(recording, item.index)
+                v, a, mask = _frame_labels(recording, item)
                 chunks.add({
                     "face": np.asarray(item.face, np.uint8),
                     "landmarks": np.asarray(item.landmarks_crop, np.float32),
@@ -205,7 +218,7 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
             if stats["frames"] == 0:
                 raise ValueError("no frames decoded")
             # labels past the last frame are ignored: said in the stats and the log line
-            stats["labels_beyond_video"] = max(recording.n_labels - item.index - 1, 0)
+            stats["labels_beyond_video"] = max(recording.n_labels - _label_index(recording, item) - 1, 0)
             chunks.flush(final=True)
             stats["chunks"] = chunks.chunks
         stats["frames_without_face"] = stats["frames"] - stats["faces_found"]

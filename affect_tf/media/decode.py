@@ -1,8 +1,10 @@
 """Streaming decode with PyAV: video frames with timestamps, audio as mono float32 blocks.
 
 Nothing here holds more than one video frame or one audio block. Times are seconds from the
-first video frame; audio is shifted (dropped or zero-padded at the start) so that sample 0 is
-heard at video time 0.
+first video frame (each frame's own presentation time, so variable frame rates keep their
+timing); audio is shifted (dropped or zero-padded at the start) so that sample 0 is heard at
+video time 0. Frames come out upright: a container's rotation (display matrix, e.g. a phone
+video stored sideways) is applied.
 """
 from __future__ import annotations
 
@@ -43,8 +45,16 @@ def _video_stream(container, path):
     return stream, float(stream.average_rate or stream.guessed_rate or 25)
 
 
+def upright(frame) -> np.ndarray:
+    """A decoded frame as RGB uint8, turned by its display matrix's rotation (counter-clockwise
+    degrees, a multiple of 90 in practice) as a player shows it."""
+    image = frame.to_ndarray(format="rgb24")
+    turns = int(round((frame.rotation or 0) / 90)) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
 def iter_video_frames(path) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Yield ``(index, timestamp, rgb uint8 (H, W, 3))`` for every decoded video frame."""
+    """Yield ``(index, timestamp, rgb uint8 (H, W, 3))`` for every decoded video frame, upright."""
     container = _open(path)
     try:
         stream, rate = _video_stream(container, path)
@@ -54,7 +64,7 @@ def iter_video_frames(path) -> Iterator[tuple[int, float, np.ndarray]]:
             for frame in container.decode(stream):
                 t = _frame_time(frame, index, rate)
                 start = t if start is None else start
-                yield index, t - start, frame.to_ndarray(format="rgb24")
+                yield index, t - start, upright(frame)
                 index += 1
         except av.FFmpegError as err:
             if index == 0:

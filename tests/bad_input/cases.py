@@ -39,6 +39,7 @@ GOOD = {
     "speech": "speech-only row (audio, no video)",
     "nolabels": "prediction-only row without labels",
     "tail_cut": "mkv cut short: the frames before the cut are kept",
+    "rotated": "phone video stored sideways with a display matrix (faces found upright)",
 }
 BAD = {
     "missing_video": "video {root}/nope.mp4 not found",
@@ -94,6 +95,7 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
     data = (root / "tail.mkv").read_bytes()
     (root / "tail.mkv").write_bytes(data[:int(len(data) * 0.7)])
     (root / "text.mp4").write_text("this is not a video\n")
+    write_rotated(root / "rotated.mp4", face_image(SIZE), -90, FRAMES)
     rows = [  # recording, video, audio, subject, labels, split, fps
         ("good", "good.mp4", "", "s1", "labels.csv", "", ""),
         ("mute", "mute.mp4", "", "s1", "labels.csv", "", ""),
@@ -108,6 +110,7 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
         ("speech", "", "speech.wav", "s6", "timed.csv", "", "10"),
         ("nolabels", "good.mp4", "", "s6", "", "", ""),
         ("tail_cut", "tail.mkv", "", "s7", "", "", ""),
+        ("rotated", "rotated.mp4", "", "s7", "", "", ""),
     ]
     _write_manifest(root / "clean.csv", rows)
     rows += [
@@ -138,6 +141,25 @@ def _write_manifest(path, rows, tail=""):
         writer.writerow(["recording", "video", "audio", "subject", "labels", "split", "fps"])
         writer.writerows(rows)
         handle.write(tail)
+
+
+def write_rotated(path, upright_image, degrees, n=2):
+    """Store ``upright_image`` turned so that a player applying the display matrix
+    (``degrees`` counter-clockwise) shows it upright, as a phone does."""
+    import av
+
+    stored = np.ascontiguousarray(np.rot90(upright_image, -int(degrees) // 90))
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.height, stream.width = stored.shape[:2]
+        stream.pix_fmt = "yuv444p"
+        stream.set_display_rotation(degrees)
+        for _ in range(n):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
 
 
 def _write_pix_fmt(path, pix_fmt, array_format):

@@ -126,12 +126,13 @@ def test_what_the_good_cases_hold(preprocessed):
     frames = {rid: s["frames"] for rid, s in stats.items()}
     assert frames == {"good": 6, "mute": 6, "short_audio": 6, "timed": 6, "long_labels": 6, "odd_fps": 4,
                       "vfr": 6, "yuv444": 6, "grey": 6, "unicode/ünï cødé": 3, "speech": 6,
-                      "nolabels": 6, "tail_cut": 7}
+                      "nolabels": 6, "tail_cut": 7, "rotated": 6}
     assert stats["mute"]["frames_without_audio"] == 6
     assert 0 < stats["short_audio"]["frames_without_audio"] < 6  # audio stops after 0.2 s
     assert stats["good"]["frames_without_audio"] == 0
     assert stats["odd_fps"]["fps"] == 7.5
     assert stats["speech"]["faces_found"] == 0
+    assert stats["rotated"]["faces_found"] == stats["good"]["faces_found"] == 6  # turned upright
     assert stats["nolabels"]["frames_unlabelled"] == 6 and stats["good"]["frames_unlabelled"] == 0
     assert stats["long_labels"]["labels_beyond_video"] == 34
     assert "long_labels: done, 6 frames" in done.stderr and "34 labels past the last frame ignored" in done.stderr
