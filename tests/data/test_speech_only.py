@@ -7,12 +7,11 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-
-from affect_tf import features as F  # noqa: E402
-from affect_tf.data import adapters, beam_job, schema  # noqa: E402
-from affect_tf.media import decode  # noqa: E402
+from affect_tf import features as F
+from affect_tf.data import adapters, beam_job, schema
+from affect_tf.media import decode
 
 IN_PROCESS = ["--direct_running_mode=in_memory"]
 SR = 22050

@@ -5,18 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
-
-from affect_tf import features, presets  # noqa: E402
-from affect_tf.models.adversarial import AEGCDSZConfig, DiLaSTConfig, LatentSequenceConfig  # noqa: E402
-from affect_tf.models.cnn_rnn import CnnRnnConfig  # noqa: E402
-from affect_tf.models.cnn_rnn.fusion import ModelLevelFusionConfig  # noqa: E402
-from affect_tf.models.implicit_fusion import ImplicitFusionConfig  # noqa: E402
-from affect_tf.training import TrainConfig, train_and_evaluate  # noqa: E402
+from affect_tf import features, presets
+from affect_tf.models.adversarial import AEGCDSZConfig, DiLaSTConfig, LatentSequenceConfig
+from affect_tf.models.cnn_rnn import CnnRnnConfig
+from affect_tf.models.cnn_rnn.fusion import ModelLevelFusionConfig
+from affect_tf.models.implicit_fusion import ImplicitFusionConfig
+from affect_tf.training import TrainConfig, train_and_evaluate
 
 _CNN = dict(crop_size=32, vgg_filters=(4, 4, 8, 8, 8), fc_units=8, rnn_units=4)
 _MEL_FRONTEND = dict(generator_filters=2, residual_blocks=1, latent_block=1,

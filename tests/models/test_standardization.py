@@ -2,18 +2,17 @@
 usable frames, travel with the saved/exported model, and survive warm starts unless refitted."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
-
-from affect_tf import export, features as F  # noqa: E402
-from affect_tf.data import schema  # noqa: E402
-from affect_tf.data.feature_statistics import feature_statistics, fit_standardization  # noqa: E402
-from affect_tf.data.reader import make_dataset  # noqa: E402
-from affect_tf.models.implicit_fusion import ImplicitFusionConfig  # noqa: E402
-from affect_tf.training import TrainConfig, train_and_evaluate  # noqa: E402
+from affect_tf import export, features as F
+from affect_tf.data import schema
+from affect_tf.data.feature_statistics import feature_statistics, fit_standardization
+from affect_tf.data.reader import make_dataset
+from affect_tf.models.implicit_fusion import ImplicitFusionConfig
+from affect_tf.training import TrainConfig, train_and_evaluate
 
 NAMES = (F.EGEMAPS, F.LANDMARKS, F.MEL)
 
