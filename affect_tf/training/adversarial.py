@@ -74,7 +74,8 @@ class _Trainer(keras.Model):
         optimizer = self.optimizers[name]
         scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
         grads = tape.gradient(scaled, variables)
-        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # tf.distribute sums replica gradients
+        optimizer.apply_gradients([(g / replicas, v) for g, v in zip(grads, variables) if g is not None])
 
     def _report(self, values: dict, targets=None, pred=None, mask=None):
         if pred is not None:

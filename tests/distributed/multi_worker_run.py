@@ -17,6 +17,7 @@ def main(spec_path):
 
     from affect_tf.config import config_from_json
     from affect_tf.models.cnn_rnn import cnn_rnn  # noqa: F401  registers CnnRnnConfig
+    from affect_tf.training import adversarial  # noqa: F401  registers AEGCDSZConfig and its trainer
     from affect_tf.training import train_and_evaluate
 
     with open(spec_path) as handle:
@@ -27,7 +28,7 @@ def main(spec_path):
     data = tf.data.Dataset.from_tensor_slices((feats, labels)).batch(spec["global_batch"])
     result = train_and_evaluate(config_from_json(spec["train_config"]), spec["workdir"], data)
     weights = {f"w{i}": w for i, w in enumerate(result.model.get_weights())}
-    np.savez(spec["out"], loss=np.asarray(result.history["loss"]), workdir=str(result.workdir), **weights)
+    np.savez(spec["out"], loss=np.asarray(result.history[spec["loss"]]), workdir=str(result.workdir), **weights)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,33 @@ import pytest
 import tensorflow as tf
 
 from affect_tf import features
+from affect_tf.models import label_mask
+from affect_tf.models.adversarial.aeg_cd_sz import AEGCDSZConfig
+from affect_tf.models.adversarial.common import fold
 from affect_tf.models.cnn_rnn.cnn_rnn import CnnRnnConfig
+from affect_tf.losses import masked_mse
 from affect_tf.training import TrainConfig, distribute
 
 from tests.distributed.cluster import REPO, free_port
 
 TINY_CNN_RNN = CnnRnnConfig(crop_size=32, vgg_filters=(4, 4, 8, 8, 8), use_landmarks=False, fc_units=16,
                             fc_dropout=0.0, taps=("fc",), rnn_units=8, rnn_layers=1, rnn_dropout=0.0)
+# "Disc" of 000: the discriminator alone, fitted by its own train_step (AEGTrainer) with an l2 loss
+TINY_DISC = AEGCDSZConfig(use_generator=False, use_audio=False, use_latent=False, denoise=False,
+                          image_size=32, discriminator_filters=(4, 8, 8, 8))
+
+
+def cnn_rnn_loss(model, x, y):
+    return model.affect_loss(x, y, model(x, training=True))
+
+
+def disc_loss(model, x, y):
+    image = model.modality_image(x, features.FACE)[0]
+    va = model.discriminator(image, None, training=True)["va"]
+    return masked_mse(fold(y[features.TARGETS]), va, fold(label_mask(x, y)))
+
+
+FAMILIES = {"cnn_rnn": (TINY_CNN_RNN, cnn_rnn_loss, "loss"), "disc": (TINY_DISC, disc_loss, "d_loss")}
 GLOBAL_BATCH, WORKERS, EPOCHS, LEARNING_RATE = 4, 2, 2, 0.05
 
 
@@ -45,7 +65,7 @@ def _arrays(n=8, frames=4, seed=0):
     return x, y
 
 
-def _reference(config, init, x, y, replicas, average=True):
+def _reference(config, loss_fn, init, x, y, replicas, average=True):
     """Plain SGD, one process: each global batch split in ``replicas`` equal parts (as the
     strategy splits it), the loss the mean of the parts' CCC losses (CCC pools the frames it is
     given, so that is what the replicas optimise), its gradient applied once."""
@@ -60,11 +80,12 @@ def _reference(config, init, x, y, replicas, average=True):
                 parts = []
                 for part in np.split(np.arange(start, start + GLOBAL_BATCH), replicas):
                     xp, yp = {k: v[part] for k, v in x.items()}, {k: v[part] for k, v in y.items()}
-                    parts.append(model.affect_loss(xp, yp, model(xp, training=True)))
+                    parts.append(loss_fn(model, xp, yp))
                 loss = tf.add_n(parts) / (replicas if average else 1)
             grads = tape.gradient(loss, model.trainable_variables)
             for variable, grad in zip(model.trainable_variables, grads):
-                variable.assign(variable - LEARNING_RATE * grad)
+                if grad is not None:  # e.g. the critic head, unused by "Disc"
+                    variable.assign(variable - LEARNING_RATE * grad)
             losses.append(float(tf.add_n(parts)) / replicas)
         epoch_losses.append(np.mean(losses))
     return np.asarray(epoch_losses), model.get_weights()
@@ -72,15 +93,17 @@ def _reference(config, init, x, y, replicas, average=True):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_two_workers_match_the_single_process_reference(tmp_path):
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_two_workers_match_the_single_process_reference(family, tmp_path):
+    config, loss_fn, loss_key = FAMILIES[family]
     x, y = _arrays()
     keras.utils.set_random_seed(0)
-    model = TINY_CNN_RNN.build()
+    model = config.build()
     model({k: v[:1] for k, v in x.items()})
     init = tmp_path / "init.weights.h5"
     model.save_weights(str(init))
     np.savez(tmp_path / "data.npz", **{f"x/{k}": v for k, v in x.items()}, **{f"y/{k}": v for k, v in y.items()})
-    train_config = TrainConfig(model=TINY_CNN_RNN, optimizer="sgd", learning_rate=LEARNING_RATE,
+    train_config = TrainConfig(model=config, optimizer="sgd", learning_rate=LEARNING_RATE,
                                epochs=EPOCHS, batch_size=GLOBAL_BATCH, shuffle=False, tensorboard=False,
                                early_stopping_patience=0, warm_start=str(init),
                                strategy="multi_worker_mirrored")
@@ -92,7 +115,7 @@ def test_two_workers_match_the_single_process_reference(tmp_path):
             spec = tmp_path / f"spec{index}.json"
             spec.write_text(json.dumps({"data": str(tmp_path / "data.npz"), "global_batch": GLOBAL_BATCH,
                                         "train_config": train_config.to_json(), "workdir": str(workdir),
-                                        "out": str(tmp_path / f"worker{index}.npz")}))
+                                        "out": str(tmp_path / f"worker{index}.npz"), "loss": loss_key}))
             env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(tmp_path), TF_CONFIG=json.dumps(
                 {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}))
             log = open(tmp_path / f"worker{index}.log", "wb")
@@ -107,14 +130,14 @@ def test_two_workers_match_the_single_process_reference(tmp_path):
                 proc.wait()
 
     runs = [np.load(tmp_path / f"worker{i}.npz") for i in range(WORKERS)]
-    want_loss, want_weights = _reference(TINY_CNN_RNN, init, x, y, WORKERS)
+    want_loss, want_weights = _reference(config, loss_fn, init, x, y, WORKERS)
     # float32 sums in another order (all-reduce vs one tape): 1e-5 absolute on O(1) values
     for run in runs:
         np.testing.assert_allclose(run["loss"], want_loss, atol=1e-5)
         for i, want in enumerate(want_weights):
             np.testing.assert_allclose(run[f"w{i}"], want, atol=1e-5)
     # the check can tell: unscaled per-replica losses (gradients summed, not averaged) land elsewhere
-    _, unscaled = _reference(TINY_CNN_RNN, init, x, y, WORKERS, average=False)
+    _, unscaled = _reference(config, loss_fn, init, x, y, WORKERS, average=False)
     assert max(np.abs(a - b).max() for a, b in zip(unscaled, want_weights)) > 1e-3
 
     # only the chief (worker 0) wrote into the run's folder
