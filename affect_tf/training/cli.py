@@ -69,6 +69,10 @@ def run(args) -> int:
         return 0
     if not args.out:
         raise SystemExit("affect-tf train: --out DIR is required")
+    if cfg.strategy == "multi_worker_mirrored":  # its collectives are set up before TF runs an op
+        from affect_tf.training.distribute import make_strategy
+
+        make_strategy(cfg.strategy)
     train, val = args.train, args.val
     if args.records:
         if not os.path.isdir(args.records):
