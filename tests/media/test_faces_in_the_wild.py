@@ -106,3 +106,10 @@ def test_subject_reacquired_after_a_cut(shared_data):
     assert followed["subject"][0] < 300 and followed["subject"][2] > 500
     assert followed["subject"][-1] < 300  # re-acquired by appearance
     assert followed["track"][-1] > 500  # plain overlap tracking stays on the other person
+
+
+def test_items_carry_confidence_and_fit(pipeline, face_video):
+    items = list(pipeline.process_video(face_video))[:12]
+    assert all(i.face_present and i.landmarks_fitted for i in items)  # a frontal face: 68 points
+    # HOG's margin through the logistic: above dlib's threshold (0.5), below certainty
+    assert all(0.5 < i.face_confidence < 1.0 for i in items)
