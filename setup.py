@@ -19,6 +19,7 @@ LIBRARY = [
     "grpcio>=1.60",
     "urllib3>=1.26",
     "tensorflow-serving-api>=2.16",
+    "tqdm>=4.60",  # progress bars of preprocess and predict
 ]
 
 setup(

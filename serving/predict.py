@@ -18,7 +18,6 @@ import json
 import pathlib
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -143,7 +142,7 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
     """Run ``video`` through preprocessing and ``model``; write CSV/JSON/PNG; return a summary."""
     from affect_tf.postprocess import median_filter
     from affect_tf.media import FacePipeline, MediaConfig
-    from affect_tf.media.decode import MediaError
+    from affect_tf.media import decode
 
     video = pathlib.Path(video)
     check_output_dir(out_dir, video)
@@ -156,23 +155,26 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
 
     frames, valence, arousal, face, audio = [], [], [], [], []
     context, pending = [], []
-    started = time.monotonic()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        total = decode.video_info(str(video))["frames"] if decode.has_video_stream(str(video)) else 0
+        bar = tqdm(total=total or None, desc=video.name, unit="frame", file=progress, dynamic_ncols=True)
 
     def flush():
         nonlocal context, pending
         out = model(_chunk_inputs(context + pending, model.input_names))
         valence.extend(np.asarray(out["valence"])[0, len(context):].tolist())
         arousal.extend(np.asarray(out["arousal"])[0, len(context):].tolist())
+        if bar is not None:
+            bar.update(len(pending))
         context = (context + pending)[-context_frames:] if context_frames else []
         pending = []
-        if progress:
-            print(f"\r{video.name}: {len(valence)} frames, "
-                  f"{len(valence) / max(time.monotonic() - started, 1e-9):.1f} frames/s",
-                  end="", file=progress, flush=True)
 
     try:  # a file without video is speech only: a 25 fps grid, refused if the model needs the face
         items = FacePipeline(config).process_media(video, input_names=model.input_names)
-    except MediaError as err:
+    except decode.MediaError as err:
         raise SystemExit(str(err)) from None
     for item in items:
         frames.append((item.index, item.timestamp))
@@ -183,8 +185,8 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
             flush()
     if pending:
         flush()
-    if progress:
-        print(file=progress)
+    if bar is not None:
+        bar.close()
     if not frames:
         raise SystemExit(f"{video}: no frames could be decoded")
 

@@ -29,6 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="only the first N recordings")
     parser.add_argument("--processor", default=beam_job.DEFAULT_PROCESSOR, help="module:factory")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("beam_args", nargs=argparse.REMAINDER, help="Beam pipeline options after --")
     parser.set_defaults(func=run)
 
@@ -42,7 +43,7 @@ def run(args) -> int:
         processor=args.processor, crop_size=args.crop_size, chunk_frames=args.chunk_frames,
         chunk_overlap=args.chunk_overlap, face_format=args.face_format,
         compression=args.compression, n_folds=args.folds, fold=args.fold, seed=args.seed,
-        limit=args.limit)
+        limit=args.limit, progress=not args.quiet)
     print(json.dumps({k: v for k, v in summary.items() if k != "errors"}, sort_keys=True))
     for error in summary["errors"]:
         print(f"FAILED {error['id']}: {error['error']}", file=sys.stderr)

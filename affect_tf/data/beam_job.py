@@ -303,6 +303,52 @@ def summarize(all_stats, output_dir, dataset="", root="") -> dict:
     return summary
 
 
+class RecordingProgress:
+    """A tqdm bar over the recordings finished in this run, whatever the runner: each one leaves
+    its stats file (on any worker process or machine), read here every two seconds."""
+
+    def __init__(self, output_dir, recordings, since: float):
+        import threading
+
+        from tqdm import tqdm
+
+        self.paths = [f"{output_dir}/_stats/{safe_name(r.id)}.json" for r in recordings]
+        self.since, self.seen = since, {}
+        self.bar = tqdm(total=len(self.paths), desc="preprocess", unit="rec", file=sys.stderr,
+                        dynamic_ncols=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="progress", daemon=True)
+        self._thread.start()
+
+    def _poll(self):
+        while not self._stop.wait(2.0):
+            self.update()
+
+    def update(self):
+        import tensorflow as tf
+
+        for path in self.paths:
+            if path in self.seen or not tf.io.gfile.exists(path):
+                continue
+            if tf.io.gfile.stat(path).mtime_nsec / 1e9 < self.since - 1:
+                continue  # from an earlier run; this run rewrites it when it gets there
+            try:
+                with tf.io.gfile.GFile(path) as handle:
+                    self.seen[path] = json.load(handle).get("frames", 0)
+            except (ValueError, tf.errors.OpError):
+                continue  # being replaced; next poll
+        frames = sum(self.seen.values())
+        self.bar.set_postfix_str(f"{frames} frames, {frames / max(time.time() - self.since, 1e-9):.1f} frames/s",
+                                 refresh=False)
+        self.bar.update(len(self.seen) - self.bar.n)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.update()
+        self.bar.close()
+
+
 def default_pipeline_args(pipeline_args=(), workers: int = 2) -> list[str]:
     """Beam options with defaults filled in where not given: the DirectRunner with worker
     processes, or the DaskRunner when a ``--dask_client_address`` is given, with one recording
@@ -327,8 +373,10 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
                    crop_size: int = 96, chunk_frames: int = 500, chunk_overlap: int = 16,
                    face_format: str = "png", compression: str = "gzip",
                    n_folds: int | None = None, fold: int = 0, seed: int = 0,
-                   limit: int | None = None, recordings=None) -> dict:
+                   limit: int | None = None, recordings=None, progress: bool = False) -> dict:
     """Run the job and return the summary (also in ``<output>/summary.json``).
+
+    ``progress``: a progress bar on stderr (recordings, and frames per second across workers).
 
     ``recordings`` overrides the adapter's manifest (e.g. a subset); ``processor`` is
     ``module:factory`` called with ``processor_options`` (plus ``crop_size`` for the default).
@@ -367,10 +415,13 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
             output_dir, processor, options, chunk_frames, chunk_overlap, face_format,
             compression, total=len(recordings)))
     )
+    bar = RecordingProgress(output_dir, recordings, time.time()) if progress else None
     result = p.run()
     try:
         result.wait_until_finish()
     finally:
+        if bar is not None:
+            bar.close()
         if getattr(result, "client", None) is not None:  # DaskRunner: leave the cluster, not stop it
             result.client.close()
     # Every recording left its stats (or its error) in _stats/; the summary is made here, in

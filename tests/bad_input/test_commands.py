@@ -81,9 +81,10 @@ def test_bad_rows_are_listed_while_the_others_finish(preprocessed, drop):
     done, out, summary = preprocessed["manifest"]
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
-    # Quiet: the job's own lines only (no TensorFlow, absl, Beam or warning lines).
-    for line in done.stderr.splitlines():
+    # Quiet: the job's own lines and progress bar only (no TensorFlow, absl, Beam or warnings).
+    for line in filter(str.strip, done.stderr.splitlines()):  # the bar redraws after "\r"
         assert line.startswith(("preprocess: ", "[preprocess pid ", "FAILED ")), line
+    assert f"preprocess: 100%|██████████| {len(GOOD) + len(BAD)}/{len(GOOD) + len(BAD)} " in done.stderr
     errors = {e["id"]: e["error"] for e in summary["errors"]}
     assert set(errors) == set(BAD)
     for rid, fragment in BAD.items():
