@@ -403,6 +403,8 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
     import tensorflow as tf
 
     tf.io.gfile.makedirs(output_dir)
+    if tf.io.gfile.isdir(f"{output_dir}/_tmp"):  # partial files of a killed run: never renamed
+        tf.io.gfile.rmtree(f"{output_dir}/_tmp")
     print(f"preprocess: {len(recordings)} recordings of {dataset or 'manifest'} -> {output_dir}",
           file=sys.stderr, flush=True)
     started = time.time()

@@ -68,6 +68,9 @@ def one_line_error(capsys, command: str) -> str:
 def preprocessed(drop, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     runs = {}
+    stale = out / "manifest" / "_tmp" / "good.4242.tfrecord.gz"  # left by a killed run
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"partial")
     for name in ("manifest", "clean"):
         done, seconds = _run(["preprocess", "--dataset", "csv", "--root", str(drop / f"{name}.csv"),
                               "--output", str(out / name), "--workers", "1", *IN_MEMORY])
@@ -105,7 +108,7 @@ def test_good_recordings_are_byte_identical_to_a_clean_run(preprocessed):
     assert sorted(p.name for p in records) == sorted(f"{safe_name(r)}.tfrecord.gz" for r in GOOD)
     for path in records:
         assert (out / path).read_bytes() == (clean / path).read_bytes(), path
-    assert not (out / "_tmp").exists()
+    assert not (out / "_tmp").exists()  # a killed run's partial file is gone too
 
 
 @pytest.mark.slow
