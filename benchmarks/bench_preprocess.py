@@ -25,19 +25,25 @@ def _records(out):
             for p in sorted(pathlib.Path(out).glob("*/*.tfrecord*")) if not p.parent.name.startswith("_")}
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def synthetic_drop_from_args(argv, description: str, prefix: str):
+    """Parses the shared options and writes the drop: ``(args, work folder, drop, result dict)``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--recordings", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--work", default=None, help="scratch folder (default: a temp folder)")
     args = parser.parse_args(argv)
-    work = pathlib.Path(args.work or tempfile.mkdtemp(prefix="bench_preprocess_"))
+    work = pathlib.Path(args.work or tempfile.mkdtemp(prefix=prefix))
     drop = work / "drop"
     synthetic.write_synthetic_drop(drop, n_subjects=args.recordings, n_videos_per_subject=1,
                                    seconds=args.seconds, fps=args.fps)
     result = {"recordings": args.recordings, "frames_per_recording": int(args.seconds * args.fps),
               "cpus": os.cpu_count()}
+    return args, work, drop, result
+
+
+def main(argv=None) -> dict:
+    args, work, drop, result = synthetic_drop_from_args(argv, __doc__.splitlines()[0], "bench_preprocess_")
     for workers in (1, 2):
         out = work / f"out{workers}"
         shutil.rmtree(out, ignore_errors=True)
