@@ -5,7 +5,7 @@ import pytest
 from keras import ops
 
 from affect_tf.layers import GatedMultimodalUnit, StateAttentionLSTM
-from affect_tf.models.adversarial.combiner import quadrant, zq
+from affect_tf.models.adversarial.latent_encoder import quadrant, zq
 
 
 def test_gmu_gate_in_open_unit_interval_and_matches_equations():
