@@ -7,6 +7,7 @@ plus a ``"type"`` key naming the class, and :func:`config_from_json` rebuilds th
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import typing
 from typing import Any, ClassVar
@@ -74,6 +75,10 @@ def config_from_dict(data: dict) -> Config:
     """Rebuild a registered config from :meth:`Config.to_dict` output."""
     data = dict(data)
     type_name = data.pop("type", None)
+    if type_name not in _CONFIG_TYPES:
+        # Model configs register when their family is imported; a fresh process reading a saved
+        # TrainConfig may not have imported it yet, and the preset registry knows every family.
+        importlib.import_module("affect_tf.presets").load_presets()
     if type_name not in _CONFIG_TYPES:
         raise ValueError(
             f"unknown config type {type_name!r}; known: {sorted(_CONFIG_TYPES)}"

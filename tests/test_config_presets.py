@@ -110,3 +110,21 @@ def test_every_registered_preset_round_trips_its_config():
 def test_dummy_inputs_shape():
     x = presets.dummy_inputs(_TinyConfig(), batch=3, frames=5)
     assert x["egemaps"].shape == (3, 5, 25) and x["egemaps"].dtype == np.float32
+
+
+def test_saved_train_config_loads_in_a_fresh_process(tmp_path):
+    """`affect-tf train --config X.json` in a new process: the model family named in the JSON is
+    not imported yet when the file is read."""
+    import subprocess
+    import sys
+
+    from affect_tf.training.config import TrainConfig
+
+    path = tmp_path / "train.json"
+    name = "cnn_3rnn_2ndpool_lastpool_fc"
+    path.write_text(TrainConfig.for_preset(name, window=6, model=presets.get_preset(name).config).to_json())
+    code = "import sys\nfrom affect_tf.cli import main\nsys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", code, "train", "--config", str(path), "--recipe"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "01_train: train on records (6 frames)" in done.stdout, done.stdout  # the file was read
