@@ -72,8 +72,9 @@ class _Trainer(keras.Model):
     def _apply(self, tape, name, loss):
         variables = [v for v in self.networks()[name] if v.trainable]
         optimizer = self.optimizers[name]
-        scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
-        grads = tape.gradient(scaled, variables)
+        # The tape has stopped recording: scale through the output gradient (loss scaling under
+        # mixed precision), since a product taken here would have no gradient at all.
+        grads = tape.gradient(loss, variables, output_gradients=optimizer.scale_loss(ops.ones_like(loss)))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync  # tf.distribute sums replica gradients
         optimizer.apply_gradients([(g / replicas, v) for g, v in zip(grads, variables) if g is not None])
 
