@@ -79,10 +79,12 @@ def test_discriminator_learns_then_generator_responds():
     assert phase2[-5:].mean() < g_adv[-5:].mean(), (g_adv[-5:], phase2)
 
 
+@pytest.mark.slow
 def test_generator_denoises_after_short_training():
+    # 300 steps: after 150 the result hung on float round-off (Eigen vs oneDNN kernels)
     keras.utils.set_random_seed(0)
     model, trainer = make_trainer(DiLaSTConfig(**FRONTEND, lambda_rec=5.0), lr=2e-3)
-    trainer.fit(image_data(smooth_images(64)), epochs=1, steps_per_epoch=150, verbose=0)
+    trainer.fit(image_data(smooth_images(64)), epochs=1, steps_per_epoch=300, verbose=0)
     clean = smooth_images(16, seed=99)
     noisy = degradations.gaussian_noise(clean, 0.25, seed=1)
     denoised = keras.ops.convert_to_numpy(model.generator(noisy)[0])
