@@ -109,9 +109,10 @@ def write_video(path, frames, fps: float, audio: np.ndarray | None, sample_rate:
         video.width = video.height = FRAME_SIZE
         video.pix_fmt = "yuv420p"
         # asm=0: x264's AVX-512 routines (chosen on CPUs that report AVX-512) give a different
-        # bitstream on every run, and each instruction set gives its own; plain C gives the same
-        # bytes on every machine (about 10 ms a frame here, against 2 ms).
-        video.options = {"crf": "12", "preset": "veryfast", "x264-params": "asm=0"}
+        # bitstream on every run, and each instruction set gives its own; threads=1: with its
+        # default threads the bitstream still changed in about one run in six (PyAV 18's x264).
+        # Plain C on one thread gives the same bytes on every machine (~10 ms a frame, not 2).
+        video.options = {"crf": "12", "preset": "veryfast", "x264-params": "asm=0:threads=1"}
         audio_stream = None
         if audio is not None:
             audio_stream = container.add_stream("aac", rate=sample_rate)
