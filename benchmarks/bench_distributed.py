@@ -12,29 +12,19 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import pathlib
-import shutil
 import sys
 import time
 
-from affect_tf.data import beam_job
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the tests package, run as a script
-from bench_preprocess import _records, synthetic_drop_from_args  # noqa: E402
+from bench_preprocess import _records, report, synthetic_drop_from_args, timed_preprocess  # noqa: E402
 from tests.distributed.cluster import local_dask_cluster  # noqa: E402
 
 
 def _timed(drop, out, pipeline_args, recordings):
-    shutil.rmtree(out, ignore_errors=True)
-    load_before = os.getloadavg()[0]
-    started = time.perf_counter()
-    summary = beam_job.run_preprocess("affwild2", drop, out, pipeline_args)
-    wall = time.perf_counter() - started
-    assert summary["failed"] == 0 and summary["written"] == recordings, summary
+    _, timing = timed_preprocess(drop, out, recordings, pipeline_args=pipeline_args)
     pids = collections.Counter(json.loads(p.read_text())["worker"]["pid"] for p in (out / "_stats").glob("*.json"))
-    return {"wall_s": round(wall, 2), "load1_before": load_before, "load1_after": os.getloadavg()[0],
-            "frames": summary["frames"], "recordings_per_worker": sorted(pids.values())}
+    return {**timing, "recordings_per_worker": sorted(pids.values())}
 
 
 def main(argv=None) -> dict:
@@ -52,10 +42,7 @@ def main(argv=None) -> dict:
     # the DirectRunner's clock includes starting its worker process; this one counts the cluster's too
     result["speedup_with_cluster_start"] = round(direct / (dask + cluster_start), 3)
     result["byte_identical"] = _records(work / "direct") == _records(work / "dask")
-    print(json.dumps(result, indent=2))
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
-    return result
+    return report(result, args, work)
 
 
 if __name__ == "__main__":

@@ -42,26 +42,34 @@ def synthetic_drop_from_args(argv, description: str, prefix: str):
     return args, work, drop, result
 
 
-def main(argv=None) -> dict:
-    args, work, drop, result = synthetic_drop_from_args(argv, __doc__.splitlines()[0], "bench_preprocess_")
-    for workers in (1, 2):
-        out = work / f"out{workers}"
-        shutil.rmtree(out, ignore_errors=True)
-        load_before = os.getloadavg()[0]
-        started = time.perf_counter()
-        summary = beam_job.run_preprocess("affwild2", drop, out, workers=workers)
-        wall = time.perf_counter() - started
-        assert summary["failed"] == 0 and summary["written"] == args.recordings, summary
-        result[f"workers{workers}"] = {"wall_s": round(wall, 2), "load1_before": load_before,
-                                       "load1_after": os.getloadavg()[0],
-                                       "frames": summary["frames"], "faces_found": summary["faces_found"]}
-    result["speedup"] = round(result["workers1"]["wall_s"] / result["workers2"]["wall_s"], 3)
-    result["byte_identical"] = _records(work / "out1") == _records(work / "out2")
+def timed_preprocess(drop, out, recordings: int, **run_kwargs):
+    """One run of the job on a fresh ``out``: ``(summary, wall time and machine load around it)``."""
+    shutil.rmtree(out, ignore_errors=True)
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    summary = beam_job.run_preprocess("affwild2", drop, out, **run_kwargs)
+    wall = time.perf_counter() - started
+    assert summary["failed"] == 0 and summary["written"] == recordings, summary
+    return summary, {"wall_s": round(wall, 2), "load1_before": load_before,
+                     "load1_after": os.getloadavg()[0], "frames": summary["frames"]}
+
+
+def report(result: dict, args, work) -> dict:
+    """Print the result and remove a temporary work folder."""
     print(json.dumps(result, indent=2))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
     return result
 
+
+def main(argv=None) -> dict:
+    args, work, drop, result = synthetic_drop_from_args(argv, __doc__.splitlines()[0], "bench_preprocess_")
+    for workers in (1, 2):
+        summary, timing = timed_preprocess(drop, work / f"out{workers}", args.recordings, workers=workers)
+        result[f"workers{workers}"] = {**timing, "faces_found": summary["faces_found"]}
+    result["speedup"] = round(result["workers1"]["wall_s"] / result["workers2"]["wall_s"], 3)
+    result["byte_identical"] = _records(work / "out1") == _records(work / "out2")
+    return report(result, args, work)
 
 if __name__ == "__main__":
     main()
