@@ -10,6 +10,7 @@ import dataclasses
 import importlib
 import json
 import typing
+import warnings
 from typing import Any, ClassVar
 
 _CONFIG_TYPES: dict[str, type] = {}
@@ -84,6 +85,10 @@ def config_from_dict(data: dict) -> Config:
             f"unknown config type {type_name!r}; known: {sorted(_CONFIG_TYPES)}"
         )
     cls = _CONFIG_TYPES[type_name]
+    for name, why in getattr(cls, "RETIRED_FIELDS", {}).items():  # written by older versions
+        if name in data:
+            warnings.warn(f"{type_name}.{name} is no longer read and is ignored: {why}", FutureWarning, stacklevel=2)
+            del data[name]
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 from affect_tf.config import Config, ModelConfig, register_config
 
 STRATEGIES = ("default", "mirrored", "one_device", "multi_worker_mirrored")
@@ -19,6 +20,12 @@ class TrainConfig(Config):
     ``model`` overrides the preset's model config (e.g. a shrunk copy for tests). A preset's own
     training defaults (its paper's settings) come with :meth:`for_preset`.
     """
+
+    # Fields older versions wrote into train_config.json: such files still load, with a warning.
+    RETIRED_FIELDS: ClassVar[dict] = {
+        "trainer_options": "no trainer ever read it (removed with the training recipes, issue 11); "
+                           "loss weights are model config fields, e.g. DiLaSTConfig.lambda_d; "
+                           "it will stop loading in a later release: save the config again"}
 
     preset: str = "cnn_3rnn_2ndpool_lastpool_fc"
     model: ModelConfig | None = None

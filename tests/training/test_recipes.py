@@ -234,3 +234,16 @@ def test_mel_recipe_keeps_the_front_end_statistics(tmp_path):
     np.testing.assert_allclose(fitted[0].ravel(), mel.mean(axis=(0, 1, 3)), rtol=1e-4, atol=1e-3)  # per band
     for ours, theirs in zip(statistics(result.model), fitted):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_train_config_of_an_older_version_loads(tmp_path):
+    """train_config.json files written before the recipes carry ``trainer_options`` (which no
+    trainer read): they load, with a warning naming the field, into the same config."""
+    from affect_tf.config import config_from_json
+
+    cfg = TrainConfig.for_preset("avi_gas", epochs=3)
+    old = {**json.loads(cfg.to_json()), "trainer_options": {"lambda_d": 0.25}}
+    with pytest.warns(FutureWarning, match="TrainConfig.trainer_options is no longer read"):
+        assert config_from_json(json.dumps(old)) == cfg
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['trainer_option'\]"):  # other keys still refused
+        config_from_json(json.dumps({**json.loads(cfg.to_json()), "trainer_option": {}}))
