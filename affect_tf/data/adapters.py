@@ -2,8 +2,10 @@
 
 Labels are normalised to [-1, 1] with a mask for missing values; the original scale is kept in
 ``label_scale``. Splits are by subject (:func:`subject_folds`), never by frame (``docs/data.md`` §1).
-Every adapter raises :class:`LayoutError` naming the file when a layout is unknown or
-inconsistent. No adapter decodes video; the Beam job does that per recording.
+Every adapter raises :class:`LayoutError` naming the file when the drop as a whole cannot be
+read; a problem with one recording's own files (missing video, bad annotation file) becomes that
+recording's ``error`` (:func:`_recording_or_error`), which the job lists while it runs the others.
+No adapter decodes video; the Beam job does that per recording (only the frame rate is read).
 """
 from __future__ import annotations
 
@@ -36,8 +38,8 @@ class Recording:
     ``start``/``end`` (seconds) cut an utterance out of a longer video. ``label_fps``: the
     labels came from time stamps and sit on a grid at this rate, so a frame takes the grid point
     at its own time stamp (not its index: on variable-frame-rate video the two drift apart).
-    ``error`` says why a manifest row cannot be processed (the job lists it in its errors and
-    runs the others).
+    ``labels`` names the annotation file, for messages. ``error`` says why the recording cannot
+    be processed (the job lists it in its errors and runs the others).
     """
 
     id: str
@@ -56,6 +58,7 @@ class Recording:
     start: float | None = None
     end: float | None = None
     label_fps: float | None = None
+    labels: str | None = None
     error: str | None = None
 
     @property
@@ -94,6 +97,21 @@ def assign_subject_splits(recordings, n_folds: int = 5, fold: int = 0, seed: int
 # ---------------------------------------------------------------------------- helpers
 
 
+def _recording_or_error(make, id: str, subject: str, split: str, context: str = "") -> Recording | None:
+    """``make()`` (None: not a recording of this dataset), or when it fails on this recording's own files (a missing video, an annotation
+    file that cannot be read or is ill-formed) a :class:`Recording` carrying the error: the job
+    lists it and runs the others. ``context`` (e.g. ``manifest.csv: line 3``) prefixes messages
+    that do not already start with it."""
+    try:
+        return make()
+    except (ValueError, IndexError) as err:  # LayoutError is a ValueError
+        message = " ".join(str(err).split())
+        if context and not message.startswith(context):
+            message = f"{context}: {message}"
+        return Recording(id=id, video=None, audio=None, subject=subject or id,
+                         split=split if split in SPLITS else "train", fps=None, error=message)
+
+
 SPLIT_WORDS = {"train": "train", "training": "train", "valid": "validation", "validation": "validation",
                "val": "validation", "dev": "validation", "devel": "validation",
                "development": "validation", "test": "test", "testing": "test"}
@@ -124,19 +142,25 @@ def _index_files(root: pathlib.Path, extensions) -> dict[str, pathlib.Path]:
     return index
 
 
-def _read_rows(path: pathlib.Path):
-    """Rows of a delimited text file (delimiter sniffed among , ; tab space)."""
+def _read_text(path: pathlib.Path) -> str:
     try:
-        text = path.read_text()
+        return path.read_text()
     except (OSError, UnicodeDecodeError) as err:
         raise LayoutError(f"{path}: cannot read ({err})") from err
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+
+
+def _read_rows(path: pathlib.Path):
+    """Rows of a delimited text file (delimiter sniffed among , ; tab space)."""
+    lines = [ln for ln in _read_text(path).splitlines() if ln.strip()]
     if not lines:
         raise LayoutError(f"{path}: empty file")
     delimiter = next((d for d in (",", ";", "\t") if d in lines[0]), None)
     if delimiter is None:
         return [ln.split() for ln in lines]
-    return [[c.strip() for c in row] for row in csv.reader(lines, delimiter=delimiter)]
+    try:
+        return [[c.strip() for c in row] for row in csv.reader(lines, delimiter=delimiter)]
+    except csv.Error as err:
+        raise LayoutError(f"{path}: not a delimited text file ({err})") from err
 
 
 def _floats(path, rows, columns):
@@ -197,29 +221,40 @@ def load_affwild2(root) -> list[Recording]:
         if rows[0][:2] != ["video", "subject"]:
             raise LayoutError(f"{subjects_file}: header must be 'video,subject', got {rows[0]}")
         subjects = {row[0]: row[1] for row in rows[1:]}
-    recordings = []
-    label_files = [p for p in sorted(root.rglob("*.txt")) if _split_from_name(p.parent.name)]
-    for path in label_files:
-        rows = _read_rows(path)
-        if [c.lower() for c in rows[0][:2]] != ["valence", "arousal"]:
-            continue  # not a VA file (e.g. a README or an expression-set file)
-        values = _floats(path, rows[1:], [0, 1])
-        valence, v_mask = _mask_and_clip(values[:, 0], path, missing=-5.0)
-        arousal, a_mask = _mask_and_clip(values[:, 1], path, missing=-5.0)
-        match = _AFFWILD_SIDE.match(path.stem)
-        video_name = match["video"] if match else path.stem
-        if video_name not in videos:
-            raise LayoutError(f"{path}: no video named {video_name}.* under {root}")
-        recordings.append(Recording(
-            id=path.stem, video=str(videos[video_name]), audio=None,
-            subject=subjects.get(path.stem, subjects.get(video_name, path.stem)),
-            split=_split_from_name(path.parent.name), fps=None,
-            valence=valence, arousal=arousal, label_mask=np.stack([v_mask, a_mask], -1),
-            label_scale="affwild2:-1..1",
-        ))
+    found = []
+    for path in sorted(root.rglob("*.txt")):
+        split = _split_from_name(path.parent.name)
+        if split:
+            match = _AFFWILD_SIDE.match(path.stem)
+            video_name = match["video"] if match else path.stem
+            subject = subjects.get(path.stem, subjects.get(video_name, path.stem))
+            found.append(_recording_or_error(
+                lambda: _affwild2_recording(path, videos.get(video_name), video_name, root, subject, split),
+                path.stem, subject, split))
+    found = [r for r in found if r is not None]
+    good = {r.id for r in found if not r.error}
+    # one error per id, and none beside a good file of that name (an empty EXPR_Set file, say)
+    errors = {r.id: r for r in found if r.error and r.id not in good}
+    recordings = [r for r in found if not r.error] + list(errors.values())
     if not recordings:
         raise LayoutError(f"{root}: no Aff-Wild2 'valence,arousal' files in Train_Set/Validation_Set folders")
     return recordings
+
+
+def _affwild2_recording(path, video, video_name, root, subject, split) -> Recording | None:
+    rows = _read_rows(path)
+    if [c.lower() for c in rows[0][:2]] != ["valence", "arousal"]:
+        return None  # not a VA file (e.g. a README or an expression-set file)
+    values = _floats(path, rows[1:], [0, 1])
+    valence, v_mask = _mask_and_clip(values[:, 0], path, missing=-5.0)
+    arousal, a_mask = _mask_and_clip(values[:, 1], path, missing=-5.0)
+    if video is None:
+        raise LayoutError(f"{path}: no video named {video_name}.* under {root}")
+    return Recording(
+        id=path.stem, video=str(video), audio=None, subject=subject, split=split, fps=None,
+        valence=valence, arousal=arousal, label_mask=np.stack([v_mask, a_mask], -1),
+        label_scale="affwild2:-1..1", labels=str(path),
+    )
 
 
 # ---------------------------------------------------------------------------- AFEW-VA
@@ -232,38 +267,41 @@ def load_afew_va(root) -> list[Recording]:
     """
     root = pathlib.Path(root)
     candidates = [root] if (root / f"{root.name}.json").exists() else sorted(p for p in root.iterdir() if p.is_dir())
-    recordings = []
-    for clip in candidates:
-        path = clip / f"{clip.name}.json"
-        if not path.exists():
-            raise LayoutError(f"{path}: missing (AFEW-VA clip folders hold <clip>.json)")
-        try:
-            data = json.loads(path.read_text())
-            keys = sorted(data["frames"], key=int)
-            frames = [data["frames"][k] for k in keys]
-            values = np.array([[f["valence"], f["arousal"]] for f in frames], np.float32)
-            landmarks = np.array([f["landmarks"] for f in frames], np.float32)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-            raise LayoutError(f"{path}: not an AFEW-VA annotation ({type(err).__name__}: {err})") from err
-        if landmarks.shape[1:] != (68, 2):
-            raise LayoutError(f"{path}: landmarks have shape {landmarks.shape[1:]}, expected (68, 2)")
-        images = []
-        for key in keys:
-            found = [clip / f"{key}{ext}" for ext in IMAGE_EXTENSIONS if (clip / f"{key}{ext}").exists()]
-            if not found:
-                raise LayoutError(f"{path}: frame {key} has no image {clip / key}.png|.jpg")
-            images.append(str(found[0]))
-        valence, v_mask = _mask_and_clip(values[:, 0] / 10.0, path)
-        arousal, a_mask = _mask_and_clip(values[:, 1] / 10.0, path)
-        recordings.append(Recording(
-            id=str(data.get("video_id", clip.name)), video=None, audio=None,
-            subject=str(data.get("actor", clip.name)), split="train", fps=25.0,
-            valence=valence, arousal=arousal, label_mask=np.stack([v_mask, a_mask], -1),
-            label_scale="afew_va:-10..10", frames=tuple(images), landmarks=landmarks,
-        ))
+    recordings = [_recording_or_error(lambda: _afew_clip(clip), clip.name, clip.name, "train")
+                  for clip in candidates]
     if not recordings:
         raise LayoutError(f"{root}: no AFEW-VA clip folders")
     return recordings
+
+
+def _afew_clip(clip: pathlib.Path) -> Recording:
+    path = clip / f"{clip.name}.json"
+    if not path.exists():
+        raise LayoutError(f"{path}: missing (AFEW-VA clip folders hold <clip>.json)")
+    try:
+        data = json.loads(path.read_text())
+        keys = sorted(data["frames"], key=int)
+        frames = [data["frames"][k] for k in keys]
+        values = np.array([[f["valence"], f["arousal"]] for f in frames], np.float32)
+        landmarks = np.array([f["landmarks"] for f in frames], np.float32)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise LayoutError(f"{path}: not an AFEW-VA annotation ({type(err).__name__}: {err})") from err
+    if landmarks.shape[1:] != (68, 2):
+        raise LayoutError(f"{path}: landmarks have shape {landmarks.shape[1:]}, expected (68, 2)")
+    images = []
+    for key in keys:
+        found = [clip / f"{key}{ext}" for ext in IMAGE_EXTENSIONS if (clip / f"{key}{ext}").exists()]
+        if not found:
+            raise LayoutError(f"{path}: frame {key} has no image {clip / key}.png|.jpg")
+        images.append(str(found[0]))
+    valence, v_mask = _mask_and_clip(values[:, 0] / 10.0, path)
+    arousal, a_mask = _mask_and_clip(values[:, 1] / 10.0, path)
+    return Recording(
+        id=str(data.get("video_id", clip.name)), video=None, audio=None,
+        subject=str(data.get("actor", clip.name)), split="train", fps=25.0,
+        valence=valence, arousal=arousal, label_mask=np.stack([v_mask, a_mask], -1),
+        label_scale="afew_va:-10..10", frames=tuple(images), landmarks=landmarks, labels=str(path),
+    )
 
 
 # ---------------------------------------------------------------------------- OMG-Emotion
@@ -291,26 +329,32 @@ def load_omg(root) -> list[Recording]:
             raise LayoutError(f"{path}: header {rows[0]} is not the OMG layout {OMG_COLUMNS}")
         split = _split_from_name(path.stem) or "train"
         for line, row in enumerate(rows[1:], start=2):
-            try:
-                start, end, arousal, valence = (float(row[i]) for i in (1, 2, 5, 6))
-            except (ValueError, IndexError) as err:
-                raise LayoutError(f"{path}: line {line} is malformed ({err})") from err
-            if not (0 <= arousal <= 1 and -1 <= valence <= 1 and end > start):
-                raise LayoutError(f"{path}: line {line} has arousal {arousal}, valence {valence}, "
-                                  f"start {start}, end {end} outside the OMG ranges")
-            video, utterance = row[3], row[4]
-            cut = media_root / video / utterance
-            if cut.exists():
-                media, start_s, end_s = cut, None, None
-            else:
-                media, start_s, end_s = videos.get(video, media_root / f"{video}.mp4"), start, end
-            recordings.append(Recording(
-                id=f"{video}/{pathlib.Path(utterance).stem}", video=str(media), audio=None,
-                subject=video, split=split, fps=None,
-                utterance_labels=(valence, 2.0 * arousal - 1.0),
-                label_scale="omg:arousal 0..1,valence -1..1", start=start_s, end=end_s,
-            ))
+            video = row[3] if len(row) > 4 and row[3] else f"{path.stem}_line{line}"
+            rid = f"{video}/{pathlib.Path(row[4]).stem}" if len(row) > 4 and row[4] else video
+            recordings.append(_recording_or_error(
+                lambda: _omg_row(path, line, row, rid, split, media_root, videos), rid, video, split))
     return recordings
+
+
+def _omg_row(path, line, row, rid, split, media_root, videos) -> Recording:
+    try:
+        start, end, arousal, valence = (float(row[i]) for i in (1, 2, 5, 6))
+    except (ValueError, IndexError) as err:
+        raise LayoutError(f"{path}: line {line} is malformed ({err})") from err
+    if not (0 <= arousal <= 1 and -1 <= valence <= 1 and end > start):
+        raise LayoutError(f"{path}: line {line} has arousal {arousal}, valence {valence}, "
+                          f"start {start}, end {end} outside the OMG ranges")
+    video, utterance = row[3], row[4]
+    cut = media_root / video / utterance
+    if cut.exists():
+        media, start_s, end_s = cut, None, None
+    else:  # a missing video fails in the job, where the media is read
+        media, start_s, end_s = videos.get(video, media_root / f"{video}.mp4"), start, end
+    return Recording(
+        id=rid, video=str(media), audio=None, subject=video, split=split, fps=None,
+        utterance_labels=(valence, 2.0 * arousal - 1.0),
+        label_scale="omg:arousal 0..1,valence -1..1", start=start_s, end=end_s, labels=str(path),
+    )
 
 
 def read_omg_annotator_file(path) -> list[dict]:
@@ -338,12 +382,15 @@ def read_timed_labels(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """
     path = pathlib.Path(path)
     if path.suffix.lower() == ".arff":
-        lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("%")]
+        lines = [ln.strip() for ln in _read_text(path).splitlines() if ln.strip() and not ln.startswith("%")]
         header = [ln.split()[1].strip("'\"") for ln in lines if ln.lower().startswith("@attribute")]
         at = next((i for i, ln in enumerate(lines) if ln.lower().startswith("@data")), None)
         if at is None or not header:
             raise LayoutError(f"{path}: ARFF without @attribute/@data sections")
-        body = [[c.strip() for c in row] for row in csv.reader(lines[at + 1:])]
+        try:
+            body = [[c.strip() for c in row] for row in csv.reader(lines[at + 1:])]
+        except csv.Error as err:
+            raise LayoutError(f"{path}: ARFF @data is not comma-separated ({err})") from err
     else:
         rows = _read_rows(path)
         if any(c.lower() in _TIME_NAMES for c in rows[0]):
@@ -360,6 +407,8 @@ def read_timed_labels(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             numeric[name.lower()] = np.array([float(r[i]) for r in body], np.float32)
         except (ValueError, IndexError):
             continue
+    if lower[time_col] not in numeric:
+        raise LayoutError(f"{path}: time column {header[time_col]!r} is not all numbers")
     times = numeric.pop(lower[time_col])
     if len(times) < 2 or np.any(np.diff(times) <= 0):
         raise LayoutError(f"{path}: time stamps must increase (at least 2 rows)")
@@ -402,40 +451,63 @@ def _timed_dataset(root, name, scale, value_scale=1.0) -> list[Recording]:
         subjects = {r[0]: r[1] for r in _read_rows(root / "subjects.csv")[1:]}
     annotations = [p for p in sorted(root.rglob("*")) if p.suffix.lower() in (".csv", ".arff")
                    and p.name != "subjects.csv"]
+    by_stem = {}  # stem -> {"joint"|"valence"|"arousal": first file}
+    for path in annotations:
+        kind = path.parent.name.lower() if path.parent.name.lower() in ("valence", "arousal") else "joint"
+        by_stem.setdefault(path.stem, {}).setdefault(kind, path)
     recordings = []
-    for stem, video in sorted(videos.items()):
-        joint = [p for p in annotations if p.stem == stem and p.parent.name.lower() not in ("valence", "arousal")]
-        per_dim = {d: [p for p in annotations if p.stem == stem and p.parent.name.lower() == d]
-                   for d in ("valence", "arousal")}
-        if joint:
-            times, numeric = read_timed_labels(joint[0])
-            tv = ta = times
-            v = _pick(numeric, joint[0], ("valence", "v", "goldstandard_valence"))
-            a = _pick(numeric, joint[0], ("arousal", "a", "goldstandard_arousal"))
-            source = joint[0]
-        elif per_dim["valence"] and per_dim["arousal"]:
-            tv, nv = read_timed_labels(per_dim["valence"][0])
-            ta, na = read_timed_labels(per_dim["arousal"][0])
-            v = _pick(nv, per_dim["valence"][0], ("valence", "goldstandard", "value"))
-            a = _pick(na, per_dim["arousal"][0], ("arousal", "goldstandard", "value"))
-            source = per_dim["valence"][0]
-        else:
-            continue  # unlabelled video: not part of this dataset's labelled set
-        fps = video_fps(video)
-        n = int(np.floor(float(max(tv[-1], ta[-1])) * fps + 1e-4)) + 1
-        valence, v_in = resample_to_frames(tv, v / value_scale, fps, n)
-        arousal, a_in = resample_to_frames(ta, a / value_scale, fps, n)
-        valence, v_mask = _mask_and_clip(valence, source)
-        arousal, a_mask = _mask_and_clip(arousal, source)
+    for stem, files in sorted(by_stem.items()):
+        if stem not in videos and "joint" in files and not _is_timed_labels(files["joint"]):
+            continue  # a CSV of something else, beside the drop
+        source = files.get("joint", files.get("valence", files.get("arousal")))
         split = _split_from_path(source, root) or "train"
-        recordings.append(Recording(
-            id=stem, video=str(video), audio=None, subject=subjects.get(stem, stem), split=split,
-            fps=fps, valence=valence, arousal=arousal, label_fps=fps,
-            label_mask=np.stack([v_mask * v_in, a_mask * a_in], -1), label_scale=scale,
-        ))
+        recordings.append(_recording_or_error(
+            lambda: _timed_recording(stem, files, videos.get(stem), root, subjects.get(stem, stem), split,
+                                     scale, value_scale),
+            stem, subjects.get(stem, stem), split))
     if not recordings:
         raise LayoutError(f"{root}: no {name} annotation files matching a video name")
     return recordings
+
+
+def _is_timed_labels(path) -> bool:
+    try:
+        read_timed_labels(path)
+    except LayoutError:
+        return False
+    return True
+
+
+def _timed_recording(stem, files, video, root, subject, split, scale, value_scale) -> Recording:
+    if "joint" in files:
+        source = files["joint"]
+        tv, numeric = read_timed_labels(source)
+        ta = tv
+        v = _pick(numeric, source, ("valence", "v", "goldstandard_valence"))
+        a = _pick(numeric, source, ("arousal", "a", "goldstandard_arousal"))
+    else:
+        for dim in ("valence", "arousal"):
+            if dim not in files:
+                other = files["arousal" if dim == "valence" else "valence"]
+                raise LayoutError(f"{other}: no {dim}/{stem}.csv|.arff beside it")
+        source = files["valence"]
+        tv, nv = read_timed_labels(files["valence"])
+        ta, na = read_timed_labels(files["arousal"])
+        v = _pick(nv, files["valence"], ("valence", "goldstandard", "value"))
+        a = _pick(na, files["arousal"], ("arousal", "goldstandard", "value"))
+    if video is None:
+        raise LayoutError(f"{source}: no video named {stem}.* under {root}")
+    fps = video_fps(video)
+    n = int(np.floor(float(max(tv[-1], ta[-1])) * fps + 1e-4)) + 1
+    valence, v_in = resample_to_frames(tv, v / value_scale, fps, n)
+    arousal, a_in = resample_to_frames(ta, a / value_scale, fps, n)
+    valence, v_mask = _mask_and_clip(valence, source)
+    arousal, a_mask = _mask_and_clip(arousal, source)
+    return Recording(
+        id=stem, video=str(video), audio=None, subject=subject, split=split,
+        fps=fps, valence=valence, arousal=arousal, label_fps=fps, labels=str(source),
+        label_mask=np.stack([v_mask * v_in, a_mask * a_in], -1), label_scale=scale,
+    )
 
 
 def load_sewa(root):
@@ -489,14 +561,9 @@ def load_csv_manifest(path) -> list[Recording]:
         if not rid or rid in seen:
             raise LayoutError(f"{path}: line {line}: recording id {rid!r} is empty or repeated")
         seen.add(rid)
-        try:
-            recordings.append(_csv_row(path, line, rid, row))
-        except (ValueError, IndexError) as err:  # this row's problem: listed in the job's errors
-            if not str(err).startswith(str(path)):
-                err = f"{path}: line {line}: {err}"
-            split = row.get("split") if row.get("split") in SPLITS else "predict"
-            recordings.append(Recording(id=rid, video=None, audio=None, subject=row["subject"] or rid,
-                                        split=split, fps=None, error=str(err)))
+        split = row.get("split") if row.get("split") in SPLITS else "predict"
+        recordings.append(_recording_or_error(lambda: _csv_row(path, line, rid, row), rid, row["subject"],
+                                              split, context=f"{path}: line {line}"))
     return recordings
 
 
@@ -530,7 +597,8 @@ def _csv_row(path, line, rid, row) -> Recording:
         raise LayoutError(f"{path}: line {line}: split {split!r} is not one of {SPLITS}")
     return Recording(
         id=rid, video=str(video) if video else None, audio=str(audio) if audio else None,
-        subject=row["subject"] or rid, split=split, fps=fps, label_scale="csv:-1..1", **fields)
+        subject=row["subject"] or rid, split=split, fps=fps, label_scale="csv:-1..1",
+        labels=str(base / labels) if labels else None, **fields)
 
 
 def _read_frame_labels(path, video, fps: float | None) -> dict:

@@ -188,3 +188,53 @@ def _write_wav(path, samples):
         handle.setsampwidth(2)
         handle.setframerate(SR)
         handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+# Dataset drops in two native layouts (Aff-Wild2; RECOLA, whose layout SEWA and SEMAINE share):
+# one good recording and broken ones, each listed with its file while the good one is written.
+ADAPTER_ERRORS = {  # dataset -> {recording id: error fragment}
+    "affwild2": {
+        "broken": "{root}/annotations/VA_Set/Train_Set/broken.txt: expected numbers in columns [0, 1]",
+        "out_of_range": "{root}/annotations/VA_Set/Train_Set/out_of_range.txt: label 7.0 at row 2 is outside",
+        "binary": "{root}/annotations/VA_Set/Train_Set/binary.txt: cannot read",
+        "lost": "{root}/annotations/VA_Set/Validation_Set/lost.txt: no video named lost.* under {root}",
+    },
+    "recola": {
+        "broken": "{root}/ratings/valence/broken.arff: ARFF without @attribute/@data sections",
+        "one_sided": "{root}/ratings/valence/one_sided.arff: no arousal/one_sided.csv|.arff beside it",
+        "lost": "{root}/ratings/valence/lost.arff: no video named lost.* under {root}",
+        "text_video": "{root}/video/text_video.mp4: cannot read the frame rate",
+    },
+}
+
+
+def make_adapter_drops(root: pathlib.Path, media: pathlib.Path) -> dict[str, pathlib.Path]:
+    """An Aff-Wild2 and a RECOLA drop under ``root`` using ``media``'s good.mp4 (6 frames)."""
+    video = (media / "good.mp4").read_bytes()
+    aff = root / "affwild2"
+    for name in ("good", "broken", "out_of_range", "binary"):
+        _write(aff / "videos" / f"{name}.mp4", video)
+    train = aff / "annotations" / "VA_Set" / "Train_Set"
+    _write(train / "good.txt", _labels())
+    _write(train / "broken.txt", "valence,arousal\n0.1,0.1\n0.2,high\n")
+    _write(train / "out_of_range.txt", "valence,arousal\n0.1,0.1\n7,0.2\n")
+    _write(train / "binary.txt", b"\xff\xfe\x00valence\x81\n")
+    _write(aff / "annotations" / "VA_Set" / "Validation_Set" / "lost.txt", _labels())
+    recola = root / "recola"
+    for name in ("good", "broken", "one_sided"):
+        _write(recola / "video" / f"{name}.mp4", video)
+    _write(recola / "video" / "text_video.mp4", "this is not a video\n")
+    arff = "@relation GS\n@attribute frameTime numeric\n@attribute GoldStandard numeric\n@data\n"
+    ramp = arff + "".join(f"{i * 0.04:.2f},{i / 20}\n" for i in range(15))
+    for name in ("good", "lost", "text_video"):
+        _write(recola / "ratings" / "valence" / f"{name}.arff", ramp)
+        _write(recola / "ratings" / "arousal" / f"{name}.arff", ramp)
+    _write(recola / "ratings" / "valence" / "broken.arff", "@relation GS\n0.0,0.1\n")
+    _write(recola / "ratings" / "arousal" / "broken.arff", ramp)
+    _write(recola / "ratings" / "valence" / "one_sided.arff", ramp)
+    return {"affwild2": aff, "recola": recola}
+
+
+def _write(path, content):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)

@@ -20,7 +20,7 @@ import pytest
 
 from affect_tf import cli
 from affect_tf.data.beam_job import safe_name
-from tests.bad_input.cases import BAD, GOOD, make_drop
+from tests.bad_input.cases import ADAPTER_ERRORS, BAD, GOOD, make_adapter_drops, make_drop
 
 AFFECT_TF = [sys.executable, "-m", "affect_tf.cli"]
 IN_MEMORY = ["--", "--direct_running_mode=in_memory"]
@@ -142,6 +142,30 @@ def test_what_the_good_cases_hold(preprocessed):
     assert "long_labels: done, 6 frames" in done.stderr and "34 labels past the last frame ignored" in done.stderr
 
 
+# ---------------------------------------------------------------------------- other adapters
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", sorted(ADAPTER_ERRORS))
+def test_dataset_drop_lists_bad_recordings_while_the_good_one_is_written(drop, tmp_path, dataset):
+    """A broken or unreadable annotation file, labels without their video or with an unreadable
+    one: each is that recording's error, through the real command, and the good one is written."""
+    root = make_adapter_drops(tmp_path / "drops", drop)[dataset]
+    out = tmp_path / "out"
+    done, seconds = _run(["preprocess", "--dataset", dataset, "--root", str(root), "--output", str(out),
+                          "--workers", "1", "--quiet", *IN_MEMORY])
+    print(f"preprocess {dataset}: {seconds:.1f} s")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    errors = {e["id"]: e["error"] for e in summary["errors"]}
+    assert set(errors) == set(ADAPTER_ERRORS[dataset])
+    for rid, fragment in ADAPTER_ERRORS[dataset].items():
+        assert fragment.format(root=root) in errors[rid] and "\n" not in errors[rid], errors[rid]
+        assert f"FAILED {rid}: {errors[rid]}\n" in done.stderr
+    assert (summary["written"], summary["failed"], summary["frames"]) == (1, len(errors), 6)
+    assert [p.relative_to(out).as_posix() for p in out.glob("*/*.tfrecord.gz")] == ["train/good.tfrecord.gz"]
+    assert json.loads((out / "_stats" / "good.json").read_text())["frames_unlabelled"] == 0
+
+
 # ---------------------------------------------------------------------------- stops before work
 
 def _preprocess(root, out, *extra, dataset="csv"):
@@ -160,8 +184,6 @@ STOPS = [
     ("missing column", "recording,video\na,a.mp4\n", (), "{m}: missing column(s) ['subject']"),
     ("binary manifest", b"\xff\xfe\x00\x81garbage\n", (), "{m}: cannot read the manifest"),
     ("repeated id", "recording,video,subject\na,{v},s\na,{v},s\n", (), "{m}: line 3: recording id 'a' is empty or repeated"),
-    ("colliding ids", "recording,video,subject\na/b,{v},s\na__b,{v},s\n", (),
-     "{m}: recording ids 'a/b' and 'a__b' both map to the file name 'a__b'; rename one"),
     ("chunk overlap", "recording,video,subject\na,{v},s\n", ("--chunk-frames", "8", "--chunk-overlap", "8"),
      "--chunk-overlap 8 must be in [0, --chunk-frames=8)"),
     ("processor typo", "recording,video,subject\na,{v},s\n", ("--processor", "nope.module:make"),
@@ -178,6 +200,52 @@ def test_preprocess_stops_with_one_line_before_any_work(drop, tmp_path, capsys, 
     assert _preprocess(manifest, out, *extra) == 1
     assert fragment.format(m=manifest) in one_line_error(capsys, "preprocess")
     assert not list(out.rglob("*.tfrecord*"))
+
+
+def _colliding_drop(dataset, root, video):
+    """A drop in ``dataset``'s layout with two recordings whose ids share a file name; returns
+    the two ids, in the order the refusal names them, and the --root to give."""
+    write = lambda path, content: (path.parent.mkdir(parents=True, exist_ok=True),
+                                   (path.write_bytes if isinstance(content, bytes) else path.write_text)(content))
+    labels = "valence,arousal\n0.1,0.2\n"
+    if dataset == "affwild2":
+        for name in ("a b", "a_b"):
+            write(root / f"{name}.mp4", video)
+            write(root / "Train_Set" / f"{name}.txt", labels)
+        return ("a b", "a_b"), root
+    if dataset == "recola":  # the layout SEWA and SEMAINE share
+        for name in ("a b", "a_b"):
+            write(root / f"{name}.mp4", video)
+            write(root / f"{name}.csv", "time,valence,arousal\n0,0,0\n0.5,0.1,0.1\n")
+        return ("a b", "a_b"), root
+    if dataset == "afew_va":
+        for clip, rid in (("1", "a/b"), ("2", "a__b")):
+            frames = {"00000": {"valence": 1, "arousal": 1, "landmarks": [[0, 0]] * 68}}
+            write(root / clip / f"{clip}.json", json.dumps({"actor": "x", "video_id": rid, "frames": frames}))
+            write(root / clip / "00000.png", b"")
+        return ("a/b", "a__b"), root
+    if dataset == "omg":
+        rows = [",".join(("l", "0", "1", name, "c.mp4", "0.5", "0", "1")) for name in ("a b", "a_b")]
+        write(root / "omg_TrainVideos.csv", "link,start,end,video,utterance,arousal,valence,EmotionMaxVote\n"
+              + "\n".join(rows) + "\n")
+        return ("a b/c", "a_b/c"), root
+    write(root / "v.mp4", video)
+    write(root / "m.csv", "recording,video,subject\na/b,v.mp4,s\na__b,v.mp4,s\n")
+    return ("a/b", "a__b"), root / "m.csv"
+
+
+@pytest.mark.parametrize("dataset", ["affwild2", "recola", "afew_va", "omg", "csv"])
+def test_ids_sharing_a_file_name_are_refused_before_any_work(drop, tmp_path, capsys, dataset):
+    """``a/b`` and ``a__b`` (or ``a b`` and ``a_b``) would write one file: refused, whatever the
+    adapter, before anything is written (file names stay as they are, so existing records and
+    resumed runs keep theirs)."""
+    (first, second), root = _colliding_drop(dataset, tmp_path / dataset, (drop / "good.mp4").read_bytes())
+    out = tmp_path / "out"
+    assert _preprocess(root, out, dataset=dataset) == 1
+    assert one_line_error(capsys, "preprocess") == (
+        f"affect-tf preprocess: {root}: recording ids {first!r} and {second!r} both map to the file name "
+        f"{safe_name(first)!r}; rename one")
+    assert not out.exists()
 
 
 def test_preprocess_output_that_is_a_file(drop, tmp_path, capsys):

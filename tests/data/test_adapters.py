@@ -73,28 +73,36 @@ def test_affwild2_masks_unannotated_frames_and_reads_left_right(tmp_path):
     assert recs["video5"].split == "validation" and recs["video5"].video.endswith(".avi")
 
 
-def test_affwild2_errors_name_the_file(tmp_path):
+def test_affwild2_errors_name_the_file_and_stay_with_their_recording(tmp_path):
+    _write(tmp_path / "good.mp4", "")
+    _write(tmp_path / "Train_Set" / "good.txt", "valence,arousal\n0.1,0.2\n")
     label = _write(tmp_path / "Train_Set" / "ghost.txt", "valence,arousal\n0.1,0.2\n")
-    with pytest.raises(LayoutError, match=r"ghost.txt: no video named ghost"):
-        adapters.load_affwild2(tmp_path)
+    good, ghost = adapters.load_affwild2(tmp_path)
+    assert good.error is None and good.valence is not None
+    assert re.fullmatch(r".*Train_Set/ghost.txt: no video named ghost.\* under .*", ghost.error)
+    assert (ghost.id, ghost.split, ghost.video) == ("ghost", "train", None)
     _write(tmp_path / "ghost.mp4", "")
     label.write_text("valence,arousal\n0.1,3.0\n")
-    with pytest.raises(LayoutError, match=r"ghost.txt: label 3.0 at row 1 is outside"):
-        adapters.load_affwild2(tmp_path)
+    assert re.search(r"ghost.txt: label 3.0 at row 1 is outside", adapters.load_affwild2(tmp_path)[1].error)
+    label.write_text("")  # empty: an error, unless another set's file beside a good VA file
+    assert re.search(r"ghost.txt: empty file", adapters.load_affwild2(tmp_path)[1].error)
+    _write(tmp_path / "EXPR_Set" / "Train_Set" / "good.txt", "")
+    assert [r.id for r in adapters.load_affwild2(tmp_path)] == ["good", "ghost"]
     (tmp_path / "empty").mkdir()
     with pytest.raises(LayoutError, match="empty: no Aff-Wild2"):
         adapters.load_affwild2(tmp_path / "empty")
 
 
-def test_afew_va_missing_frame_is_named(tmp_path):
+def test_afew_va_errors_stay_with_their_clip(tmp_path):
     clip = tmp_path / "017"
     frames = {"00000": {"valence": 1, "arousal": -2, "landmarks": [[0, 0]] * 68}}
     _write(clip / "017.json", json.dumps({"actor": "a", "video_id": "017", "frames": frames}))
-    with pytest.raises(LayoutError, match=r"017.json: frame 00000 has no image"):
-        adapters.load_afew_va(clip)
+    _write(tmp_path / "018" / "018.json", json.dumps({"actor": "b", "video_id": "018", "frames": frames}))
+    _write(tmp_path / "018" / "00000.png", "")
+    bad, good = adapters.load_afew_va(tmp_path)
+    assert re.search(r"017.json: frame 00000 has no image", bad.error) and good.error is None
     _write(clip / "017.json", "{not json")
-    with pytest.raises(LayoutError, match=r"017.json: not an AFEW-VA annotation"):
-        adapters.load_afew_va(clip)
+    assert re.search(r"017.json: not an AFEW-VA annotation", adapters.load_afew_va(clip)[0].error)
 
 
 def test_timed_labels_resample_by_linear_interpolation():
@@ -185,3 +193,26 @@ def test_subject_folds_are_reproducible_balanced_and_subject_independent():
         assert len({r.split for r in split if r.subject == s}) == 1
     held = {r.subject for r in split if r.split == "validation"}
     assert held == {s for s, f in folds.items() if f == 1}
+
+
+def test_timed_and_omg_errors_stay_with_their_recording(tmp_path, monkeypatch):
+    monkeypatch.setattr(adapters, "video_fps", lambda path: 25.0)
+    root = tmp_path / "recola"
+    for name in ("P1", "P2", "P3"):
+        _write(root / f"{name}.mp4", "")
+    _write(root / "valence" / "P1.csv", "time,value\n0,0.1\n0.1,0.2\n")
+    _write(root / "arousal" / "P1.csv", "time,value\n0,0.1\n0.1,0.2\n")
+    _write(root / "valence" / "P2.csv", "time,value\n0,0.1\n0.1,0.2\n")  # no arousal file
+    _write(root / "P3.csv", "time,valence,arousal\n0.5,0,0\n0.2,0,0\n")  # time runs back
+    _write(root / "P4.csv", "time,valence,arousal\n0,0,0\n1,0,0\n")  # no video
+    _write(root / "notes.csv", "what,where\nx,y\n")  # not an annotation: ignored
+    recs = {r.id: r for r in adapters.load_manifest("recola", root)}
+    assert sorted(recs) == ["P1", "P2", "P3", "P4"] and recs["P1"].error is None
+    assert recs["P2"].error == f"{root}/valence/P2.csv: no arousal/P2.csv|.arff beside it"
+    assert recs["P3"].error == f"{root}/P3.csv: time stamps must increase (at least 2 rows)"
+    assert recs["P4"].error == f"{root}/P4.csv: no video named P4.* under {root}"
+    omg = _write(tmp_path / "omg_TrainVideos.csv", ",".join(adapters.OMG_COLUMNS) + "\n"
+                 + "l,0,1,v1,utterance_1.mp4,0.5,0.1,3\nl,zz,1,v1,utterance_2.mp4,0.5,0.1,3\n")
+    good, bad = adapters.load_manifest("omg", omg)
+    assert good.error is None and bad.id == "v1/utterance_2" and bad.split == "train"
+    assert bad.error.startswith(f"{omg}: line 3 is malformed")
