@@ -3,8 +3,8 @@
 Nothing here holds more than one video frame or one audio block. Times are seconds from the
 first video frame (each frame's own presentation time, so variable frame rates keep their
 timing); audio is shifted (dropped or zero-padded at the start) so that sample 0 is heard at
-video time 0. Frames come out upright: a container's rotation (display matrix, e.g. a phone
-video stored sideways) is applied.
+video time 0. Frames come out as a player shows them: the container's display matrix (a phone
+video stored sideways, a mirrored selfie clip) is applied.
 """
 from __future__ import annotations
 
@@ -46,11 +46,24 @@ def _video_stream(container, path):
 
 
 def upright(frame) -> np.ndarray:
-    """A decoded frame as RGB uint8, turned by its display matrix's rotation (counter-clockwise
-    degrees, a multiple of 90 in practice) as a player shows it."""
+    """A decoded frame as RGB uint8 as a player shows it: turned and mirrored by its display
+    matrix (a phone video stored sideways, a mirrored front-camera clip)."""
     image = frame.to_ndarray(format="rgb24")
-    turns = int(round((frame.rotation or 0) / 90)) % 4
-    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+    side_data = frame.side_data.get("DISPLAYMATRIX")
+    if side_data is None:
+        return image
+    # FFmpeg's 3x3 matrix maps stored to shown (x, y) in 16.16 fixed point; its 2x2 part is a
+    # rotation by a multiple of 90 degrees, possibly after a mirror (negative determinant)
+    m = np.frombuffer(bytes(side_data), np.int32)[[0, 1, 3, 4]].reshape(2, 2) / 65536.0
+    mirrored = np.linalg.det(m) < 0
+    if mirrored:  # m = rotation . horizontal mirror (the mirror is its own inverse)
+        m = m @ np.diag([-1.0, 1.0])
+    turns = int(round(-np.degrees(np.arctan2(m[0, 1], m[0, 0])) / 90)) % 4  # counter-clockwise
+    if turns:
+        image = np.rot90(image, turns)
+    if mirrored:
+        image = image[:, ::-1]
+    return np.ascontiguousarray(image) if turns or mirrored else image
 
 
 def iter_video_frames(path) -> Iterator[tuple[int, float, np.ndarray]]:

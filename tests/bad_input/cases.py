@@ -39,7 +39,7 @@ GOOD = {
     "speech": "speech-only row (audio, no video)",
     "nolabels": "prediction-only row without labels",
     "tail_cut": "mkv cut short: the frames before the cut are kept",
-    "rotated": "phone video stored sideways with a display matrix (faces found upright)",
+    "rotated": "phone video stored sideways and mirrored, with a display matrix (faces found upright)",
 }
 BAD = {
     "missing_video": "video {root}/nope.mp4 not found",
@@ -95,7 +95,7 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
     data = (root / "tail.mkv").read_bytes()
     (root / "tail.mkv").write_bytes(data[:int(len(data) * 0.7)])
     (root / "text.mp4").write_text("this is not a video\n")
-    write_rotated(root / "rotated.mp4", face_image(SIZE), -90, FRAMES)
+    write_rotated(root / "rotated.mp4", face_image(SIZE), -90, FRAMES, hflip=True)
     rows = [  # recording, video, audio, subject, labels, split, fps
         ("good", "good.mp4", "", "s1", "labels.csv", "", ""),
         ("mute", "mute.mp4", "", "s1", "labels.csv", "", ""),
@@ -143,17 +143,19 @@ def _write_manifest(path, rows, tail=""):
         handle.write(tail)
 
 
-def write_rotated(path, upright_image, degrees, n=2):
-    """Store ``upright_image`` turned so that a player applying the display matrix
-    (``degrees`` counter-clockwise) shows it upright, as a phone does."""
+def write_rotated(path, upright_image, degrees, n=2, hflip=False, vflip=False):
+    """Store ``upright_image`` turned (and mirrored) so that a player applying the display matrix
+    (``degrees`` counter-clockwise, then the mirrors) shows it upright, as a phone does."""
     import av
 
-    stored = np.ascontiguousarray(np.rot90(upright_image, -int(degrees) // 90))
+    shown = upright_image[:, ::-1] if hflip else upright_image
+    shown = shown[::-1] if vflip else shown
+    stored = np.ascontiguousarray(np.rot90(shown, -int(degrees) // 90))
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=10)
         stream.height, stream.width = stored.shape[:2]
         stream.pix_fmt = "yuv444p"
-        stream.set_display_rotation(degrees)
+        stream.set_display_rotation(degrees, hflip=hflip, vflip=vflip)
         for _ in range(n):
             for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
                 out.mux(packet)

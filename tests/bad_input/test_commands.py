@@ -301,11 +301,14 @@ def test_predict_model_folder_without_a_model(drop, tmp_path, capsys):
     assert f"{tmp_path}: no SavedModel here nor in any <version>/ folder" in one_line_error(capsys, "predict")
 
 
-def test_predict_defaults_out_to_predictions(drop, export_base, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("video", ["good", "rotated"])
+def test_predict_defaults_out_to_predictions(drop, export_base, tmp_path, monkeypatch, capsys, video):
+    """Into ./predictions/; the sideways, mirrored phone video finds its face in every frame."""
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["predict", str(drop / "good.mp4"), "--model", str(export_base), "--quiet"]) == 0
-    assert sorted(p.name for p in (tmp_path / "predictions").iterdir()) == ["good.csv", "good.json", "good.png"]
-    assert len((tmp_path / "predictions" / "good.csv").read_text().splitlines()) == 1 + 6
+    assert cli.main(["predict", str(drop / f"{video}.mp4"), "--model", str(export_base), "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("6 frames (6 with a face): ")
+    assert sorted(p.name for p in (tmp_path / "predictions").iterdir()) == [f"{video}.{ext}" for ext in ("csv", "json", "png")]
+    assert len((tmp_path / "predictions" / f"{video}.csv").read_text().splitlines()) == 1 + 6
 
 
 def test_verbose_shows_the_traceback(drop, tmp_path, capsys):

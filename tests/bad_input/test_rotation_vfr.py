@@ -14,17 +14,24 @@ from tests.bad_input.cases import write_rotated
 from tests.media.synthetic_media import face_image, write_video
 
 
-@pytest.mark.parametrize("degrees", [90, -90, 180, 0])
-def test_frames_are_upright_whatever_the_display_matrix(tmp_path, degrees):
+ORIENTATIONS = [(90, False, False), (-90, False, False), (180, False, False), (0, False, False),
+                (0, True, False), (0, False, True), (90, True, False), (-90, True, False)]
+
+
+@pytest.mark.parametrize("degrees, hflip, vflip", ORIENTATIONS, ids=lambda v: str(v))
+def test_frames_are_upright_and_unmirrored_whatever_the_display_matrix(tmp_path, degrees, hflip, vflip):
+    """The eight orientations a display matrix can give (EXIF's): stored as numpy turns and
+    flips of the upright image, decoded back upright."""
     upright = np.ascontiguousarray(face_image(128)[:, 16:112])  # 128 x 96: a turn shows in the shape
-    path = write_rotated(tmp_path / f"rot{degrees}.mp4", upright, degrees)
+    path = write_rotated(tmp_path / "clip.mp4", upright, degrees, hflip=hflip, vflip=vflip)
     frames = list(decode.iter_video_frames(str(path)))
     assert len(frames) == 2
     for _, _, image in frames:
         assert image.shape == upright.shape
         error = np.abs(image.astype(float) - upright).mean()
+        mirrored = np.abs(image[:, ::-1].astype(float) - upright).mean()
         sideways = np.abs(np.rot90(image, 1).astype(float)[:96, :96] - upright[:96, :96]).mean()
-        assert error < 6 < sideways, (error, sideways)
+        assert error < 6 < min(sideways, mirrored), (error, sideways, mirrored)
 
 
 def test_time_stamped_labels_follow_each_frame_of_a_vfr_video(tmp_path):
