@@ -5,6 +5,7 @@ import argparse
 import glob
 import json
 import os
+import sys
 
 
 def _split_pattern(records: str, split: str) -> str | None:
@@ -32,6 +33,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                                                "multi_worker_mirrored"))
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--warm-start", help=".weights.h5 or .keras to start from")
+    parser.add_argument("--refit-standardization", action="store_true",
+                        help="with --warm-start: fit the feature statistics on --train again instead "
+                             "of keeping the warm-start model's")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--small", action="store_true",
                         help="CPU-sized copy of the preset: widths divided by 8, same structure and recipe")
@@ -60,6 +64,7 @@ def run(args) -> int:
         "learning_rate": args.learning_rate, "early_stopping_patience": args.patience,
         "strategy": args.strategy, "warm_start": args.warm_start, "seed": args.seed,
         "mixed_precision": True if args.mixed_precision else None,
+        "refit_standardization": True if args.refit_standardization else None,
     }
     cfg = cfg.replace(**{k: v for k, v in flags.items() if v is not None})
     if args.small:
@@ -82,16 +87,18 @@ def run(args) -> int:
     if not train:
         raise SystemExit("affect-tf train: no training records (give --records DIR with a "
                          "train split, or --train PATTERN)")
+    # Keras' own progress: a bar with ETA on a terminal, one line per epoch into a pipe or log
+    verbose = 1 if sys.stdout.isatty() else 2
     report = {}
     if args.search:
         name, _, values = args.search.partition("=")
         if not values or not val:
             raise SystemExit("affect-tf train: --search needs FIELD=V1,V2,... and validation records")
         result, scores = search_model_option(cfg, args.out, name, [_number(v) for v in values.split(",")],
-                                             train, val, verbose=2)
+                                             train, val, verbose=verbose)
         report["search"] = {name: scores}
     else:
-        result = train_and_evaluate(cfg, args.out, train_data=train, val_data=val, verbose=2)
+        result = train_and_evaluate(cfg, args.out, train_data=train, val_data=val, verbose=verbose)
     print(json.dumps({"model": result.keras_path, "checkpoint": result.checkpoint_path,
                       "metrics": result.metrics, **report}, indent=2))
     return 0

@@ -1,5 +1,6 @@
 """Training on real TFRecords through the reader: the `affect-tf train` CLI and the TFX run_fn."""
 import json
+import re
 import types
 
 import numpy as np
@@ -47,11 +48,15 @@ def _cfg():
 
 
 @pytest.mark.slow
-def test_train_cli_on_records(records, tmp_path):
+def test_train_cli_on_records(records, tmp_path, capsys):
     (tmp_path / "cfg.json").write_text(_cfg().to_json())
     code = cli.main(["train", "--config", str(tmp_path / "cfg.json"), "--records", str(records),
                      "--out", str(tmp_path / "run"), "--epochs", "2"])
     assert code == 0
+    # Keras' own per-epoch progress, not silenced with the libraries' logs (a pipe: a line per epoch)
+    out = capsys.readouterr().out
+    for epoch in (1, 2):
+        assert re.search(rf"Epoch {epoch}/2\n\d+/\d+ - \d+s - \d+m?s/step - .* - loss: ", out), out
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert np.isfinite(metrics["val_mean_ccc"])
     assert (tmp_path / "run" / "model.keras").exists()
