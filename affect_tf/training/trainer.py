@@ -131,10 +131,30 @@ def _warm_start(model, path: str):
     if path.endswith(".keras"):
         from affect_tf.models import load_model
 
-        source = load_model(path)
-        model.set_weights(source.get_weights())
+        _copy_weights(load_model(path), model, path)
     else:
         model.load_weights(path)
+
+
+def _copy_weights(source, model, path: str):
+    """Every weight of ``source`` into the weight of ``model`` with the same path below the model
+    (a saved serving model, e.g. implicit fusion's main branch, warm-starts the training model;
+    weights only the training model has keep their initial values)."""
+    if [tuple(v.shape) for v in source.weights] == [tuple(v.shape) for v in model.weights]:
+        model.set_weights(source.get_weights())  # the same model: auto-generated names may differ
+        return
+
+    def by_path(m):  # paths below the model (some Keras versions start them with its name)
+        return {v.path.removeprefix(f"{m.name}/"): v for v in m.weights}
+
+    targets, sources = by_path(model), by_path(source)
+    misfits = [name for name, v in sources.items()
+               if name not in targets or tuple(targets[name].shape) != tuple(v.shape)]
+    if misfits:
+        raise ValueError(f"warm start {path}: {len(misfits)} of its {len(sources)} weights have no "
+                         f"counterpart in {type(model).__name__} (e.g. {misfits[0]}): another preset?")
+    for name, v in sources.items():
+        targets[name].assign(v)
 
 
 def _callbacks(train_config: TrainConfig, workdir: pathlib.Path, monitor: str, has_val: bool):

@@ -122,14 +122,17 @@ def test_training_fits_statistics_saves_them_and_warm_starts_keep_them(tmp_path)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(saved.standardization.statistics[F.EGEMAPS][0]),
                                expected[F.EGEMAPS][0], rtol=1e-6)
 
-    # Warm start on other data keeps the source's statistics; refit takes the new data's.
-    # (From the training checkpoint: the saved .keras is implicit fusion's inference model.)
+    # Warm start on other data keeps the source's statistics; refit takes the new data's. From
+    # the saved .keras (implicit fusion's inference model: its branch and the shared layers are
+    # carried, the auxiliary branch starts fresh) and from the training checkpoint.
     _write_records(tmp_path / "other.tfrecord", [8], seed=7)
-    for refit in (False, True):
-        config = _tiny_config(warm_start=first.checkpoint_path, refit_standardization=refit)
+    for refit, source in ((False, first.keras_path), (True, first.checkpoint_path)):
+        config = _tiny_config(warm_start=source, refit_standardization=refit, learning_rate=1e-9)
         run = train_and_evaluate(config, tmp_path / f"warm{refit}", str(tmp_path / "other.tfrecord"))
         mean = keras.ops.convert_to_numpy(run.model.standardization.statistics[F.EGEMAPS][0])
         assert np.allclose(mean, expected[F.EGEMAPS][0], rtol=1e-6) != refit, refit
+        carried = run.model.specific["audio"][0].get_weights()[0]
+        np.testing.assert_allclose(carried, saved.specific["audio"][0].get_weights()[0], atol=1e-6)
 
 
 def test_fit_standardization_sets_every_layer_of_a_fusion_model():

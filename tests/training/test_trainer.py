@@ -92,6 +92,10 @@ def test_warm_start_and_early_stopping_callbacks(tmp_path):
     assert (stop.monitor, stop.patience, stop.mode) == ("val_mean_ccc", 3, "max")
     with pytest.raises(FileNotFoundError, match="nowhere.keras"):
         train_and_evaluate(_cfg(warm_start="nowhere.keras"), tmp_path / "x", tiny_task.task_dataset(4))
+    target = tiny_task.TinyGruConfig(units=4).build()  # same layers, other widths: a clear error
+    target(tiny_task.task_arrays(1)[0])
+    with pytest.raises(ValueError, match=r"source.keras: \d+ of its \d+ weights have no counterpart"):
+        trainer_lib._warm_start(target, str(tmp_path / "source.keras"))
 
 
 def test_mirrored_strategy_with_mixed_precision(tmp_path):
