@@ -132,14 +132,15 @@ def make_serving_signatures(model, crop_size: int | None = None, input_names=Non
 def _sequence_example_signature(model, names, crop_size):
     import tensorflow as tf
 
-    from affect_tf.data import schema
+    from affect_tf.data import reader, schema
 
     shapes = F.feature_shapes(crop_size)
     wanted = [n for n in _MODEL_INPUTS if n in names] + [*_MASKS, F.FRAME_MASK]
 
     def parse_one(serialized):
-        feats, _, _ = schema.parse_sequence_example(
-            serialized, decode_face=F.FACE in wanted, crop_size=crop_size)
+        feats, _, _ = schema.parse_sequence_example(serialized, decode_face=F.FACE in wanted)
+        if F.FACE in wanted:  # records of another crop size, as the training reader resizes them
+            feats[F.FACE] = reader.fit_face_crops(feats[F.FACE], crop_size)
         return {n: feats[n] for n in wanted}
 
     # Each record has its own length: map_fn stacks them ragged over time, then zero-pads.

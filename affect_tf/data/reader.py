@@ -60,6 +60,14 @@ def _windows(features, labels, meta, window: int):
     return tf.data.Dataset.from_tensor_slices((feats, labs, ids))
 
 
+def fit_face_crops(faces, crop_size: int):
+    """Face crops (T, S, S, 3) on [-1, 1] resized to ``crop_size`` when stored at another size
+    (a 128x128-input model on 96x96 records; the export's record signature does the same)."""
+    resized = tf.image.resize(faces, [crop_size, crop_size], antialias=True)
+    faces = tf.cond(tf.shape(faces)[1] == crop_size, lambda: faces, lambda: tf.clip_by_value(resized, -1.0, 1.0))
+    return tf.ensure_shape(faces, [None, crop_size, crop_size, 3])
+
+
 def make_dataset(file_pattern, window: int = 8, batch_size: int = 4, modalities=MODALITIES,
                  shuffle: bool = True, seed: int = 0, keep_ids: bool = False,
                  crop_size: int | None = None, shuffle_buffer: int = 256,
@@ -82,11 +90,7 @@ def make_dataset(file_pattern, window: int = 8, batch_size: int = 4, modalities=
         features, labels, meta = schema.parse_sequence_example(serialized, decode_face=decode_face)
         features = {k: v for k, v in features.items() if k in keep}
         if decode_face and crop_size is not None:
-            faces = features[F.FACE]
-            resized = tf.image.resize(faces, [crop_size, crop_size], antialias=True)
-            features[F.FACE] = tf.cond(tf.shape(faces)[1] == crop_size, lambda: faces,
-                                       lambda: tf.clip_by_value(resized, -1.0, 1.0))
-            features[F.FACE] = tf.ensure_shape(features[F.FACE], [None, crop_size, crop_size, 3])
+            features[F.FACE] = fit_face_crops(features[F.FACE], crop_size)
         return features, labels, meta
 
     datasets = []

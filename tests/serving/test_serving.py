@@ -90,6 +90,32 @@ def test_grpc_sequence_example_signature_matches_in_process(client, trained):
         np.testing.assert_allclose(out["arousal"][i, :n], arousal[0], atol=1e-5)
 
 
+def test_sequence_example_signature_resizes_records_of_another_crop_size(trained, tmp_path):
+    """Records of 96x96 crops served by a model taking 128x128 ones (the adversarial presets on
+    the Beam job's default crops): the record signature feeds the model what training did."""
+    import tensorflow as tf
+
+    from affect_tf.data import reader, schema
+
+    model = trained[0]
+    inputs, _, targets = random_batch(batch=1, frames=4, seed=3)
+    record = schema.encode_recording(
+        recording_id="rec", subject="s", split="test", fps=25.0, face=inputs[F.FACE][0],
+        landmarks=inputs[F.LANDMARKS][0], face_mask=inputs[F.FACE_MASK][0], mel=inputs[F.MEL][0],
+        egemaps=inputs[F.EGEMAPS][0], audio_mask=inputs[F.AUDIO_MASK][0], valence=targets[0, :, 0],
+        arousal=targets[0, :, 1], label_mask=np.ones(4), face_format="png")
+    with tf.io.TFRecordWriter(str(tmp_path / "rec.tfrecord")) as writer:
+        writer.write(record)
+    (fed, _), = reader.make_dataset(str(tmp_path / "rec.tfrecord"), window=4, batch_size=1, shuffle=False,
+                                    crop_size=128)
+    assert fed[F.FACE].shape == (1, 4, 128, 128, 3)
+    valence, arousal, _ = in_process(model, {k: v.numpy() for k, v in fed.items()})
+    serve = export.make_serving_signatures(model, crop_size=128)[export.SEQUENCE_EXAMPLE_SIGNATURE]
+    out = serve(tf.constant([record]))
+    np.testing.assert_allclose(out["valence"].numpy(), valence, atol=1e-5)
+    np.testing.assert_allclose(out["arousal"].numpy(), arousal, atol=1e-5)
+
+
 def test_metadata_and_status(client):
     meta = client.get_metadata()
     assert meta["version"] == 1
