@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import warnings
 
@@ -42,27 +43,52 @@ def default_train_config(preset: str | None = None, small: bool = False, **overr
     return TrainConfig(preset=MAIN_JOB_PRESET, model=model, **fields)
 
 
-class _ProgressFilter(logging.Filter):
-    """Let through TFX's per-component start/finish lines and anything at WARNING or above."""
+class ComponentProgress(logging.Handler):
+    """A tqdm bar over the pipeline's components on stderr: one step per finished component,
+    named after it (from TFX's 'Component X is running/finished.' log lines, absl INFO); the
+    libraries' warnings still come through as lines above the bar."""
 
-    def filter(self, record):
+    _EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.bar = None
+
+    def start(self, component_ids):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=len(component_ids), desc="run", unit="component", file=sys.stderr,
+                        dynamic_ncols=True)
+
+    def emit(self, record):
         message = record.getMessage()
-        if "property_predicate is not supported" in message:  # TFX 1.16 resolver noise, harmless
-            return False
-        return record.levelno >= logging.WARNING or message.startswith(("Component ", "Running pipeline"))
+        event = self._EVENT.match(message)
+        if event and self.bar is not None:
+            name, state = event.groups()
+            if state == "running":
+                self.bar.set_postfix_str(name)
+            else:
+                self.bar.set_postfix_str(f"{name} finished", refresh=False)
+                self.bar.update()
+        elif record.levelno >= logging.WARNING and "property_predicate is not supported" not in message:
+            (self.bar.write if self.bar is not None else print)(f"{record.levelname}: {message}", file=sys.stderr)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        super().close()
 
 
-def _show_progress():
-    """One line per component start/finish on stdout instead of TFX's full INFO log."""
+def _show_progress() -> ComponentProgress:
+    """TFX's component lines into the progress bar instead of its full INFO log."""
     from absl import logging as absl_logging
 
     absl_logging.set_verbosity(absl_logging.INFO)
-    handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(_ProgressFilter())
-    handler.setFormatter(logging.Formatter("      %(asctime)s %(message)s", "%H:%M:%S"))
+    handler = ComponentProgress()
     logger = logging.getLogger("absl")
     logger.handlers = [handler]
     logger.propagate = False
+    return handler
 
 
 def latest_outcome(metadata_path: str, pipeline_name: str = configs.PIPELINE_NAME) -> dict:
@@ -131,11 +157,15 @@ def run(args) -> int:
         train_config = default_train_config(args.preset, small=args.small, **overrides)
     evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
     print(f"[2/3] TFX pipeline (LocalDagRunner, ML Metadata in {paths['metadata']})", flush=True)
-    if not args.quiet:
-        _show_progress()
-    run_local(work_dir, drops, train_config, evaluation_config=evaluation, train_steps=args.steps,
-              warm_start=not args.no_warm_start, preprocess_beam_args=args.beam_arg or (),
-              enable_cache=not args.no_cache)
+    progress = None if args.quiet else _show_progress()
+    try:
+        run_local(work_dir, drops, train_config, evaluation_config=evaluation, train_steps=args.steps,
+                  warm_start=not args.no_warm_start, preprocess_beam_args=args.beam_arg or (),
+                  enable_cache=not args.no_cache, on_start=progress.start if progress else None)
+    finally:
+        if progress is not None:
+            progress.close()
+            logging.getLogger("absl").removeHandler(progress)
     print("[3/3] done", flush=True)
     print_summary(paths["metadata"])
     return 0
@@ -193,7 +223,7 @@ def register_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-warm-start", action="store_true")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--beam-arg", action="append", help="option for the preprocessing Beam job")
-    parser.add_argument("--quiet", action="store_true", help="no per-component progress lines")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar over the components")
     parser.set_defaults(func=run)
 
 

@@ -11,11 +11,12 @@ from pipelines.pipeline import Drop, create_pipeline
 
 
 def run_local(work_dir: str, drops: Sequence[Drop], train_config, pipeline_name: str = configs.PIPELINE_NAME,
-              **kwargs) -> dict:
+              on_start=None, **kwargs) -> dict:
     """Run the whole pipeline once under ``work_dir``; returns the paths it used.
 
     Re-running with the same ``work_dir`` reuses the cache and the ML Metadata store, so unchanged
-    steps are skipped and training warm-starts from the latest blessed model.
+    steps are skipped and training warm-starts from the latest blessed model. ``on_start`` is
+    called with the component ids before the run (a progress bar's length).
     """
     paths = configs.work_paths(work_dir)
     os.makedirs(paths["pipeline_root"], exist_ok=True)
@@ -29,5 +30,7 @@ def run_local(work_dir: str, drops: Sequence[Drop], train_config, pipeline_name:
             paths["metadata"]),
         **kwargs,
     )
+    if on_start is not None:
+        on_start([component.id for component in pipeline.components])
     tfx.orchestration.LocalDagRunner().run(pipeline)
     return paths

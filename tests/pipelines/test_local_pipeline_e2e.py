@@ -11,6 +11,7 @@
 import glob
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -95,9 +96,12 @@ def test_bless_reject_and_retrain_on_a_new_drop(tmp_path, capsys):
     config_file.write_text(good_config().to_json())
     assert main(["run", "--work-dir", work, "--train-config", str(config_file), "--margin", "0.02",
                  "--floor", "0.5"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "[1/3] synthetic drop" in out and "[3/3] done" in out
-    assert "Component Trainer is finished" in out and "Component ServingPusher is finished" in out
+    # the progress bar over the components: one step per finished one, named
+    assert re.search(r"run: 100%\|█+\| (\d+)/\1 \[", err), err[-2000:]
+    for node in NODES:
+        assert f", {node}]" in err and f", {node} finished]" in err, node
     assert "blessing: BLESSED" in out
     assert f"serving model: version 1 at {os.path.join(serving, '1')} (pushed by this run)" in out
     assert f"affect-tf serve affect={serving}" in out and "affect-tf predict VIDEO.mp4" in out
