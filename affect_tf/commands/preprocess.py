@@ -44,7 +44,9 @@ def run(args) -> int:
         chunk_overlap=args.chunk_overlap, face_format=args.face_format,
         compression=args.compression, n_folds=args.folds, fold=args.fold, seed=args.seed,
         limit=args.limit, progress=not args.quiet)
-    print(json.dumps({k: v for k, v in summary.items() if k != "errors"}, sort_keys=True))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("errors", "warnings")}, sort_keys=True))
+    for warning in summary["warnings"]:
+        print(f"WARNING {warning['id']}: {warning['warning']}", file=sys.stderr)
     for error in summary["errors"]:
         print(f"FAILED {error['id']}: {error['error']}", file=sys.stderr)
     return 1 if summary["failed"] else 0

@@ -217,8 +217,11 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
                 stats["frames_unlabelled"] += int(not np.any(mask))
             if stats["frames"] == 0:
                 raise ValueError("no frames decoded")
-            # labels past the last frame are ignored: said in the stats and the log line
+            # labels past the last frame are ignored: a warning naming the labels file
             stats["labels_beyond_video"] = max(recording.n_labels - _label_index(recording, item) - 1, 0)
+            if stats["labels_beyond_video"]:
+                stats["warning"] = (f"{recording.labels or recording.id}: {stats['labels_beyond_video']} "
+                                    f"labels past the last frame ({stats['frames']} frames) ignored")
             chunks.flush(final=True)
             stats["chunks"] = chunks.chunks
         stats["frames_without_face"] = stats["frames"] - stats["faces_found"]
@@ -271,8 +274,7 @@ class PreprocessRecording(_beam().DoFn):
         state = "resumed" if stats["resumed"] else ("FAILED " + stats["error"] if stats["error"] else "done")
         print(f"[preprocess pid {os.getpid()}] {recording.id}: {state}, {stats['frames']} frames, "
               f"{stats['faces_found']} faces (of {self.total} recordings)"
-              + (f"; {stats['labels_beyond_video']} labels past the last frame ignored"
-                 if stats.get("labels_beyond_video") else ""), file=sys.stderr, flush=True)
+              + (f"; WARNING {stats['warning']}" if stats.get("warning") else ""), file=sys.stderr, flush=True)
         beam.metrics.Metrics.counter("preprocess", "recordings").inc()
         beam.metrics.Metrics.counter("preprocess", "frames").inc(stats["frames"])
         if stats["error"]:
@@ -298,6 +300,7 @@ def summarize(all_stats, output_dir, dataset="", root="") -> dict:
         "masked_frames": int(sum(s["frames_without_face"] for s in ok)),
         "splits": splits,
         "errors": [{"id": s["id"], "error": s["error"]} for s in all_stats if s["error"]],
+        "warnings": [{"id": s["id"], "warning": s["warning"]} for s in ok if s.get("warning")],
     }
     _write_text(f"{output_dir}/summary.json", json.dumps(summary, indent=2, sort_keys=True))
     return summary

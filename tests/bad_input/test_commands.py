@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pathlib
 import subprocess
 import sys
 import time
@@ -86,7 +85,7 @@ def test_bad_rows_are_listed_while_the_others_finish(preprocessed, drop):
     assert "Traceback" not in done.stderr
     # Quiet: the job's own lines and progress bar only (no TensorFlow, absl, Beam or warnings).
     for line in filter(str.strip, done.stderr.splitlines()):  # the bar redraws after "\r"
-        assert line.startswith(("preprocess: ", "[preprocess pid ", "FAILED ")), line
+        assert line.startswith(("preprocess: ", "[preprocess pid ", "FAILED ", "WARNING ")), line
     assert f"preprocess: 100%|██████████| {len(GOOD) + len(BAD)}/{len(GOOD) + len(BAD)} " in done.stderr
     errors = {e["id"]: e["error"] for e in summary["errors"]}
     assert set(errors) == set(BAD)
@@ -124,8 +123,8 @@ def test_summary_agrees_with_the_files(preprocessed):
 
 
 @pytest.mark.slow
-def test_what_the_good_cases_hold(preprocessed):
-    done, out, _ = preprocessed["manifest"]
+def test_what_the_good_cases_hold(preprocessed, drop):
+    done, out, summary = preprocessed["manifest"]
     stats = {rid: json.loads((out / "_stats" / f"{safe_name(rid)}.json").read_text()) for rid in GOOD}
     frames = {rid: s["frames"] for rid, s in stats.items()}
     assert frames == {"good": 6, "mute": 6, "short_audio": 6, "timed": 6, "long_labels": 6, "odd_fps": 4,
@@ -139,7 +138,9 @@ def test_what_the_good_cases_hold(preprocessed):
     assert stats["rotated"]["faces_found"] == stats["good"]["faces_found"] == 6  # turned upright
     assert stats["nolabels"]["frames_unlabelled"] == 6 and stats["good"]["frames_unlabelled"] == 0
     assert stats["long_labels"]["labels_beyond_video"] == 34
-    assert "long_labels: done, 6 frames" in done.stderr and "34 labels past the last frame ignored" in done.stderr
+    warning = f"{drop}/long_labels.csv: 34 labels past the last frame (6 frames) ignored"
+    assert "long_labels: done, 6 frames" in done.stderr and f"\nWARNING long_labels: {warning}\n" in done.stderr
+    assert summary["warnings"] == [{"id": "long_labels", "warning": warning}]
 
 
 # ---------------------------------------------------------------------------- other adapters
