@@ -12,6 +12,8 @@ from affect_tf.models.adversarial.sequence import LatentSequenceConfig
 from affect_tf.training import adversarial
 from affect_tf.training.config import TrainConfig
 
+from tests.models.adversarial_tasks import two_modality_task
+
 SIZE = 32
 FRONTEND = dict(image_size=SIZE, generator_filters=8, residual_blocks=3, latent_block=2,
                 discriminator_filters=(8, 16, 16, 16), encoder_filters=(8, 8), features=16)
@@ -93,22 +95,6 @@ def test_generator_denoises_after_short_training():
     assert denoised_error < noisy_error, (denoised_error, noisy_error)
 
 
-def _two_modality_task(n_seq, frames, seed, size=128):
-    """Valence moves a blob across the face, arousal moves a band up the mel image: positions,
-    because the front ends' instance norms erase global brightness or loudness."""
-    rng = np.random.default_rng(seed)
-    va = np.cumsum(rng.normal(0, 0.5, (n_seq, frames, 2)), axis=1)
-    va = np.tanh(va - va.mean(axis=1, keepdims=True)).astype("float32")
-    yy, xx = np.meshgrid(np.arange(size) / size, np.arange(size) / size, indexing="ij")
-    cx = 0.5 + 0.35 * va[..., 0, None, None]
-    face = 1.6 * np.exp(-((xx - cx) ** 2 + (yy - 0.5) ** 2) / 0.01)[..., None] * np.ones(3) - 0.8
-    row = 0.5 + 0.35 * va[..., 1, None, None]
-    mel = -60 + 50 * np.exp(-((yy - row) ** 2) / 0.005)
-    x = {features.FACE: (face + rng.normal(0, 0.05, face.shape)).astype("float32"),
-         features.MEL: (mel + rng.normal(0, 2.0, mel.shape)).astype("float32")}
-    return x, {features.TARGETS: va, features.LABEL_MASK: np.ones_like(va)}
-
-
 @pytest.mark.slow
 def test_avi_gas_beats_single_modality_des(tmp_path):
     """``001`` §3.4 two-stage run: ZQ latents cached from one set of frozen front ends, then the
@@ -123,7 +109,7 @@ def test_avi_gas_beats_single_modality_des(tmp_path):
     frontends(frontends.dummy_inputs())
     records = {}
     for split, n_seq, seed in (("train", 24, 0), ("val", 12, 1)):
-        x, y = _two_modality_task(n_seq, 8, seed)
+        x, y = two_modality_task(n_seq, 8, seed)
         records[split] = tmp_path / f"{split}.tfrecord"
         data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
         assert latents.cache_latents(frontends, data, records[split]) == n_seq
