@@ -201,8 +201,9 @@ def test_small_keeps_structure_and_recipe(capsys):
     assert aeg.discriminator_filters[aeg.latent_after - 1] == 4 * aeg.generator_filters
     from pipelines.cli import default_train_config  # affect-tf run --preset avi_gas --small
 
-    run = default_train_config("avi_gas", small=True, epochs=3)
-    assert (run.model_config(), run.adam_beta_1, run.epochs) == (cfg, 0.5, 3)
+    run = default_train_config("avi_gas", small=True, epochs=3)  # the main job's CPU schedule
+    assert (run.model_config(), run.adam_beta_1, run.epochs, run.learning_rate, run.window) == (cfg, 0.5, 3, 3e-3, 16)
+    assert default_train_config("avi_gas", epochs=3) == full.replace(epochs=3)  # full size: the paper's settings
     assert cli.main(["train", "--preset", "anclaf_sa_4", "--small", "--recipe"]) == 0
     assert capsys.readouterr().out.split("\n")[:3] == [
         "01_frontend_face: train on records (80 frames) -> G and D of face",
