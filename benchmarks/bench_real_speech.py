@@ -1,7 +1,7 @@
 """Learning from real emotional speech, speaker-independently, beside the classic baseline.
 
     .venv310/bin/python benchmarks/bench_real_speech.py [--presets rnn_baseline_audio,...]
-        [--folds 7] [--max-folds K] [--workdir DIR]
+        [--folds 7] [--max-folds K] [--train-flags "..."] [--workdir DIR]
 
 Corpus: ``../shared/data/audio/emodb_dev`` (339 EmoDB utterances of 7 speakers, 2 s each); the
 category letter (6th character of the name) gives (valence, arousal) as in
@@ -11,12 +11,14 @@ quoting it).
 
 Each preset goes through the product's own path, as a user runs it:
 speech-only CSV manifest -> ``affect-tf preprocess`` (once) -> per fold ``affect-tf train --preset
-NAME --train DIR --val DIR --out DIR`` (the preset's defaults, no other flag) -> ``affect-tf
+NAME --train DIR --val DIR --out DIR`` (the preset's defaults, no other flag; ``--val`` holds the
+next fold's speakers, on which the best epoch is picked, never the held-out ones) -> ``affect-tf
 export`` -> the exported SavedModel's ``serving_sequence_example`` signature on the held-out
 records -> the mean over each utterance's frames -> utterance-level CCC, pooled over all folds.
 
 Baseline, same folds: openSMILE eGeMAPSv02 functionals (88 per utterance) standardised on the
-training speakers, one RBF SVR per dimension (scikit-learn defaults).
+training speakers (all but the held-out ones: it picks nothing on validation data), one RBF SVR
+per dimension (scikit-learn defaults).
 
 Time: the baseline's is feature extraction + fits; a preset's is train + export summed over its
 folds; the shared preprocessing is reported apart (stderr).
@@ -33,6 +35,8 @@ import sys
 import time
 
 import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the table, not TensorFlow's start-up lines
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "audio" / "emodb_dev"
@@ -100,16 +104,18 @@ def preprocess(items, workdir: pathlib.Path) -> pathlib.Path:
     return records
 
 
-def fold_dirs(records, items, held_out, fold_dir: pathlib.Path):
-    """train/ and validation/ folders of links to the records of each side."""
-    for split in ("train", "validation"):
+def fold_dirs(records, items, held_out, validation, fold_dir: pathlib.Path):
+    """train/, validation/ and test/ folders of links to the records of each group of speakers:
+    the best epoch is chosen on ``validation`` speakers, never on the ``held_out`` (test) ones."""
+    for split in ("train", "validation", "test"):
         (fold_dir / split).mkdir(parents=True, exist_ok=True)
     for stem, _, speaker, _ in items:
         source = records / "train" / f"{stem}.tfrecord.gz"
-        link = fold_dir / ("validation" if speaker in held_out else "train") / source.name
+        split = "test" if speaker in held_out else "validation" if speaker in validation else "train"
+        link = fold_dir / split / source.name
         if not link.exists():
             link.symlink_to(source)
-    return fold_dir / "train", fold_dir / "validation"
+    return fold_dir / "train", fold_dir / "validation", fold_dir / "test"
 
 
 def utterance_predictions(export_dir, val_dir):
@@ -130,20 +136,21 @@ def utterance_predictions(export_dir, val_dir):
     return out
 
 
-def run_preset(preset, records, items, folds, workdir):
-    """Utterance predictions of every fold and the train + export seconds summed over folds
-    (from the run's files, so a rerun that keeps finished folds reports the same time)."""
+def run_preset(preset, records, items, folds, workdir, max_folds=None, train_flags=()):
+    """Utterance predictions of every fold's test speakers and the train + export seconds summed
+    over folds (from the run's files, so a rerun that keeps finished folds reports the same time).
+    Fold k validates on the speakers of fold k + 1 and trains on the others."""
     predictions, seconds = {}, 0.0
-    for k, held_out in enumerate(folds):
+    for k, held_out in enumerate(folds[:max_folds]):
         fold_dir = workdir / f"fold{k}"
-        train, val = fold_dirs(records, items, held_out, fold_dir)
+        train, val, test = fold_dirs(records, items, held_out, folds[(k + 1) % len(folds)], fold_dir)
         run = workdir / preset / f"fold{k}"
         if not (run / "export").is_dir():  # a rerun keeps the folds already done
             affect_tf("train", "--preset", preset, "--train", train, "--val", val, "--out", run,
-                      log=workdir / preset / f"fold{k}.log")
+                      *train_flags, log=workdir / preset / f"fold{k}.log")
             affect_tf("export", run / "model.keras", run / "export")
         seconds += (run / "export").stat().st_mtime - (run / "train_config.json").stat().st_mtime
-        predictions.update(utterance_predictions(run / "export", val))
+        predictions.update(utterance_predictions(run / "export", test))
     return predictions, seconds
 
 
@@ -160,7 +167,7 @@ def egemaps_functionals(items, workdir):
     return table
 
 
-def run_baseline(items, folds, workdir):
+def run_baseline(items, folds, workdir, max_folds=None):
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVR
 
@@ -168,7 +175,7 @@ def run_baseline(items, folds, workdir):
     y = np.array([va for _, _, _, va in items])
     speakers = np.array([s for _, _, s, _ in items])
     predictions = {}
-    for held_out in folds:
+    for held_out in folds[:max_folds]:
         test = np.isin(speakers, held_out)
         scaler = StandardScaler().fit(x[~test])
         pred = np.stack([SVR().fit(scaler.transform(x[~test]), y[~test, d]).predict(scaler.transform(x[test]))
@@ -192,27 +199,31 @@ def main(argv=None) -> int:
     parser.add_argument("--presets", default=",".join(DEFAULT_PRESETS))
     parser.add_argument("--folds", type=int, default=7, help="speaker groups (7: leave one speaker out)")
     parser.add_argument("--max-folds", type=int, default=None, help="run only the first K folds")
+    parser.add_argument("--train-flags", default="",
+                        help="extra `affect-tf train` flags for exploring, e.g. '--epochs 30' (the "
+                             "benchmark's figures use none: the presets' defaults)")
     parser.add_argument("--workdir", type=pathlib.Path, default=pathlib.Path("/tmp/bench_real_speech"))
     args = parser.parse_args(argv)
 
     if not args.data.is_dir():
         raise SystemExit(f"{args.data}: corpus folder not found")
     items = utterances(args.data)
-    folds = speaker_folds([s for _, _, s, _ in items], args.folds)[: args.max_folds]
+    folds = speaker_folds([s for _, _, s, _ in items], args.folds)
     args.workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     started = time.time()
-    rows.append(("eGeMAPS functionals + SVR", *scores(run_baseline(items, folds, args.workdir), items),
+    rows.append(("eGeMAPS functionals + SVR", *scores(run_baseline(items, folds, args.workdir, args.max_folds), items),
                  time.time() - started))
     started = time.time()
     records = preprocess(items, args.workdir)
     print(f"preprocess: {time.time() - started:.0f} s (shared by the presets)", file=sys.stderr)
     for preset in [p for p in args.presets.split(",") if p]:
-        predictions, seconds = run_preset(preset, records, items, folds, args.workdir)
+        predictions, seconds = run_preset(preset, records, items, folds, args.workdir, args.max_folds,
+                                          args.train_flags.split())
         rows.append((preset, *scores(predictions, items), seconds))
         print("done:", rows[-1], file=sys.stderr, flush=True)
 
-    held = ", ".join("+".join(f) for f in folds)
+    held = ", ".join("+".join(f) for f in folds[: args.max_folds])
     print(f"# emodb_dev, {len(items)} utterances, held-out speakers per fold: {held}; "
           f"{time.strftime('%Y-%m-%d')}, {platform.node()} ({os.cpu_count()} CPUs)")
     print("| model | valence CCC | arousal CCC | mean CCC | utterances | time (s) |")
