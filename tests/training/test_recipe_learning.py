@@ -9,6 +9,7 @@ The drop shows valence in the face (mouth, brightness) and arousal in the face (
 shake) and the audio (pitch, loudness): both dimensions are learnable from faces alone."""
 import shutil
 
+import keras
 import pytest
 
 from affect_tf import presets
@@ -23,7 +24,9 @@ pytestmark = pytest.mark.slow
 TINY_FRONT_END = dict(image_size=32, generator_filters=4, residual_blocks=1, latent_block=1,
                       discriminator_filters=(4, 8, 16, 16), encoder_filters=(8, 8), features=16)
 TRAINING = dict(epochs=4, window=8, batch_size=4, learning_rate=3e-3, tensorboard=False, early_stopping_patience=0)
-BAR = 0.5  # held-out frame-level mean CCC the trained models must reach; untrained ones stay below 0.2
+# Held-out frame-level mean CCC the trained models must reach (measured 0.62, 0.62-0.85, 0.86 over
+# seeds; valence is the easier dimension at 32x32); untrained ones stay below 0.2 (measured -0.08-0.06).
+BAR = 0.45
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +48,7 @@ def _config(preset, **model):
 def _untrained_mean_ccc(train_config, records):
     """The final model with random weights (its feature statistics fitted) on the held-out records."""
     cfg = train_config.model_config()
+    keras.utils.set_random_seed(train_config.seed)
     model = cfg.build()
     dummy = presets.dummy_inputs(cfg)
     model(dummy)
@@ -57,13 +61,16 @@ def _untrained_mean_ccc(train_config, records):
     return float(logs["mean_ccc"])
 
 
-def _learns(train_config, records, workdir):
+def _train(train_config, records, workdir):
+    """(the untrained model's held-out mean CCC, the recipe's TrainResult)."""
     untrained = _untrained_mean_ccc(train_config, records)
-    result = train_and_evaluate(train_config, workdir, records["train"], records["validation"])
+    return untrained, train_and_evaluate(train_config, workdir, records["train"], records["validation"])
+
+
+def _assert_learned(train_config, untrained, result):
     scores = {"untrained": round(untrained, 3), **{k: round(v, 3) for k, v in result.metrics.items() if "ccc" in k}}
-    print(train_config.preset, scores, result.stages and {k: v.get("val_mean_ccc") for k, v in result.stages.items()})
+    print(train_config.preset, scores, {k: v.get("val_mean_ccc") for k, v in result.stages.items()})
     assert result.metrics["val_mean_ccc"] >= BAR > 0.2 > untrained, scores
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +78,12 @@ def vi_des(records, tmp_path_factory):
     """Vi-DeS trained through its recipe (its front-end stage is also ANCLaF's: same G, D, P)."""
     workdir = tmp_path_factory.mktemp("vi_des")
     train_config = _config("vi_des", n_states=4, lstm_units=16, **TINY_FRONT_END)
-    return train_config, workdir, _learns(train_config, records, workdir)
+    return (train_config, workdir, *_train(train_config, records, workdir))
 
 
 def test_vi_des_recipe_learns_on_the_synthetic_drop(vi_des):
-    train_config, workdir, result = vi_des
+    train_config, _, untrained, result = vi_des
+    _assert_learned(train_config, untrained, result)
     assert list(result.stages) == ["01_frontend_face", "02_latents", "03_sa_2", "04_sa_4"]
     assert result.stages["01_frontend_face"]["val_mean_ccc"] > 0.2  # the front end itself learned
 
@@ -87,11 +95,12 @@ def test_anclaf_sa_recipe_learns_on_the_synthetic_drop(vi_des, records, tmp_path
     train_config = _config("anclaf_sa_2", lstm_units=16, **TINY_FRONT_END)
     frontend = tmp_path / "stages" / "01_frontend_face"
     shutil.copytree(vi_des[1] / "stages" / "01_frontend_face", frontend)
-    result = _learns(train_config, records, tmp_path)
+    untrained, result = _train(train_config, records, tmp_path)
+    _assert_learned(train_config, untrained, result)
     assert list(result.stages) == ["01_frontend_face", "02_latents", "03_s_2", "04_sa_2"]
 
 
 def test_aeg_cd_sz_learns_on_the_synthetic_drop(records, tmp_path):
     """AEG-CD-SZ: faces and eGeMAPS through the conditional discriminator, one adversarial stage."""
     train_config = _config("aeg_cd_sz", image_size=32, generator_filters=2, discriminator_filters=(4, 8, 16, 16))
-    _learns(train_config, records, tmp_path)
+    _assert_learned(train_config, *_train(train_config, records, tmp_path))
