@@ -82,11 +82,16 @@ class _Trainer(keras.Model):
         if pred is not None:
             for metric in self.affect_metrics:
                 metric.update_state(targets, pred, mask)
+        # a step counts once if it has labelled frames: tf.distribute also runs the step on an
+        # unlabelled stand-in batch on a replica whose input ran out, which must not count
+        step = 1.0 if mask is None else tf.cast(tf.reduce_sum(mask) > 0, "float32")
         for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return self._results()
+            self.trackers[name].update_state(value, sample_weight=step)
+        return self.get_metrics_result()
 
-    def _results(self):
+    def get_metrics_result(self):
+        # Keras logs this after each epoch, read across replicas: the corpus-level CCC of every
+        # worker's frames (a step's own results hold this replica's frames only)
         out = {m.name: m.result() for m in self.metrics}
         if "valence_ccc" in out:
             out["mean_ccc"] = (out["valence_ccc"] + out["arousal_ccc"]) / 2.0
@@ -103,7 +108,7 @@ class _Trainer(keras.Model):
             metric.update_state(y[features.TARGETS], pred, mask)
         if "afc" in self.trackers:
             self.trackers["afc"].update_state(losses.afc_loss(y[features.TARGETS], pred, mask, terms=self.afc_terms))
-        return self._results()
+        return self.get_metrics_result()
 
 
 def _variables(*layers_):

@@ -3,7 +3,8 @@
 ``multi_worker_mirrored`` reads the cluster from ``TF_CONFIG`` (``{"cluster": {"worker": [...]},
 "task": {"type": "worker", "index": i}}``, as a Kubeflow ``TFJob`` sets it). Every worker runs the
 same training (the collectives need all of them); only the chief writes into the run's folder,
-the others write to a scratch folder of their own, so no two processes write the same file.
+the others write to a scratch folder of their own, so no two processes write the same file, and
+resume from the chief's backup. Batches are sharded by position (:func:`even_batches`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pathlib
 import tempfile
 
 _MULTI_WORKER = []  # one per process: TF allows a single collective configuration
+_RUN_DIRS = {}  # this worker's scratch folder -> the run folder the chief writes
 
 
 def tf_config() -> dict:
@@ -42,14 +44,63 @@ def is_chief(config: dict | None = None) -> bool:
 
 
 def writable_workdir(workdir) -> pathlib.Path:
-    """``workdir`` for the chief; a scratch folder of this worker's own for the others (stable
-    for the same ``workdir``, so a restarted worker finds its resume backup again)."""
+    """``workdir`` for the chief; a scratch folder of this worker's own for the others."""
     workdir = pathlib.Path(workdir)
     if is_chief():
         return workdir
     kind, index = task()
     key = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:12]
-    return pathlib.Path(tempfile.gettempdir()) / f"affect_tf_{kind}{index}_{key}"
+    scratch = pathlib.Path(tempfile.gettempdir()) / f"affect_tf_{kind}{index}_{key}"
+    _RUN_DIRS[scratch] = workdir
+    return scratch
+
+
+def backup_and_restore(backup_dir):
+    """Keras' ``BackupAndRestore`` for ``backup_dir`` (under :func:`writable_workdir`). On the
+    chief it saves every epoch and restores; on another worker it only restores, from the
+    chief's backup: training is synchronous, so the chief's weights and epoch are every worker's,
+    and a restarted worker resumes where the chief does even when its scratch folder is gone
+    (a new pod) or is an epoch behind (killed while saving)."""
+    import keras
+
+    class RestoreOnly(keras.callbacks.BackupAndRestore):
+        def on_epoch_end(self, epoch, logs=None):
+            pass
+
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+        def on_train_end(self, logs=None):  # the chief removes the backup
+            pass
+
+    backup_dir = pathlib.Path(backup_dir)
+    for scratch, run_dir in _RUN_DIRS.items():
+        if scratch == backup_dir or scratch in backup_dir.parents:
+            return RestoreOnly(str(run_dir / backup_dir.relative_to(scratch)))
+    return keras.callbacks.BackupAndRestore(str(backup_dir))
+
+
+def even_batches(dataset, batch_size: int):
+    """``dataset`` (batches of ``(features, labels)``) fed so that every worker of a multi-worker
+    run gets the same number of non-empty batches: the last batch is padded to ``batch_size``
+    with windows whose masks are all 0 (no loss or metric counts them) and the batches are sharded
+    by position, not by file. Otherwise a worker whose files run out first is handed empty
+    batches to keep the collectives in step, and oneDNN's Conv2D returns an empty batch with its
+    input's depth ("input depth must be evenly divisible by filter depth"). Every worker reads
+    all the records, as the window counts per file are not known in advance."""
+    import tensorflow as tf
+
+    replicas = make_strategy("multi_worker_mirrored").num_replicas_in_sync
+    if batch_size < replicas:
+        raise ValueError(f"batch_size {batch_size} is smaller than the {replicas} replicas: each needs a window a step")
+
+    def pad(x):
+        missing = tf.maximum(batch_size - tf.shape(x)[0], 0)
+        return tf.pad(x, [[0, missing]] + [[0, 0]] * (x.shape.rank - 1))
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.map(lambda feats, labels: tf.nest.map_structure(pad, (feats, labels))).with_options(options)
 
 
 def make_strategy(name: str):

@@ -54,7 +54,7 @@ from affect_tf import features, presets
 from affect_tf.data.feature_statistics import prepare_inputs
 from affect_tf.files import atomic_path, write_text_atomic
 from affect_tf.training import registry
-from affect_tf.training.distribute import make_strategy, writable_workdir
+from affect_tf.training.distribute import backup_and_restore, even_batches, make_strategy, writable_workdir
 from affect_tf.training.config import TrainConfig
 
 MASK_KEYS = (features.FACE_MASK, features.AUDIO_MASK, features.FRAME_MASK)
@@ -121,7 +121,10 @@ def make_data(data, train_config: TrainConfig, model_config, training: bool):
             # fixed steps per epoch need an endless stream; a full pass does not
             repeat=training and train_config.steps_per_epoch is not None,
         )
-    return _select_inputs(data, model_config.input_shapes())
+    data = _select_inputs(data, model_config.input_shapes())
+    if train_config.strategy == "multi_worker_mirrored":
+        data = even_batches(data, train_config.batch_size)
+    return data
 
 
 def _warm_start(model, path: str):
@@ -161,7 +164,7 @@ def _callbacks(train_config: TrainConfig, workdir: pathlib.Path, monitor: str, h
     checkpoint = workdir / "checkpoints" / "best.weights.h5"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(workdir / "backup")),
+        backup_and_restore(workdir / "backup"),  # multi-worker: the chief's backup
         keras.callbacks.ModelCheckpoint(
             str(checkpoint), monitor=monitor, mode="max", save_best_only=True,
             save_weights_only=True,

@@ -1,35 +1,40 @@
 """One worker of a multi-worker training test: ``python -m tests.distributed.multi_worker_run
-SPEC.json`` with ``TF_CONFIG`` set. Trains the spec's config on the spec's arrays through
-``train_and_evaluate`` and writes this worker's final weights and loss history to ``spec["out"]``.
+PREFIX train ARGS...`` with ``TF_CONFIG`` set runs ``affect-tf train ARGS...`` and, after each
+epoch, writes the epoch's logs and the model's weights to ``PREFIX.epoch<N>.npz``. With
+``KILL_AFTER_EPOCH=N`` in the environment the process then kills itself (SIGKILL, after the
+resume backup of epoch N was written), as a worker lost mid-run would stop.
 """
-import json
+import os
+import signal
 import sys
 
 
-def main(spec_path):
-    from affect_tf.training import distribute
-
-    # first of all: MultiWorkerMirroredStrategy must configure the collectives before TF runs ops
-    distribute.make_strategy("multi_worker_mirrored")
-
+def main(prefix, argv):
+    import keras
     import numpy as np
-    import tensorflow as tf
 
-    from affect_tf.config import config_from_json
-    from affect_tf.models.cnn_rnn import cnn_rnn  # noqa: F401  registers CnnRnnConfig
-    from affect_tf.training import adversarial  # noqa: F401  registers AEGCDSZConfig and its trainer
-    from affect_tf.training import train_and_evaluate
+    from affect_tf import cli
+    from affect_tf.training import trainer
 
-    with open(spec_path) as handle:
-        spec = json.load(handle)
-    arrays = np.load(spec["data"])
-    feats = {k.removeprefix("x/"): arrays[k] for k in arrays.files if k.startswith("x/")}
-    labels = {k.removeprefix("y/"): arrays[k] for k in arrays.files if k.startswith("y/")}
-    data = tf.data.Dataset.from_tensor_slices((feats, labels)).batch(spec["global_batch"])
-    result = train_and_evaluate(config_from_json(spec["train_config"]), spec["workdir"], data)
-    weights = {f"w{i}": w for i, w in enumerate(result.model.get_weights())}
-    np.savez(spec["out"], loss=np.asarray(result.history[spec["loss"]]), workdir=str(result.workdir), **weights)
+    kill_after = int(os.environ.get("KILL_AFTER_EPOCH", 0))
+
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            model = getattr(self.model, "model", self.model)  # an adversarial trainer's model
+            weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+            np.savez(f"{prefix}.epoch{epoch + 1}.npz", **{f"log/{k}": float(v) for k, v in logs.items()}, **weights)
+            if epoch + 1 == kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    library_callbacks = trainer._callbacks
+
+    def callbacks(*args, **kwargs):  # after the library's own, so the backup is written first
+        found, checkpoint = library_callbacks(*args, **kwargs)
+        return found + [EpochLog()], checkpoint
+
+    trainer._callbacks = callbacks
+    return cli.main(argv)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    sys.exit(main(sys.argv[1], sys.argv[2:]))

@@ -1,5 +1,6 @@
-"""Multi-worker training: two worker processes on 127.0.0.1 with ``TF_CONFIG`` and
-``--strategy multi_worker_mirrored`` against a hand-written single-process reference."""
+"""Multi-worker training: two worker processes on 127.0.0.1 run ``affect-tf train --strategy
+multi_worker_mirrored`` on records (``TF_CONFIG`` set per worker), checked against a hand-written
+single-process reference; the CNN-RNN run is killed after its first epoch and restarted."""
 import json
 import os
 import pathlib
@@ -12,13 +13,16 @@ import pytest
 import tensorflow as tf
 
 from affect_tf import features
+from affect_tf.data import schema
 from affect_tf.models import label_mask
 from affect_tf.models.adversarial.aeg_cd_sz import AEGCDSZConfig
 from affect_tf.models.adversarial.common import fold
 from affect_tf.models.cnn_rnn.cnn_rnn import CnnRnnConfig
 from affect_tf.losses import masked_mse
 from affect_tf.training import TrainConfig, distribute
+from affect_tf.training.trainer import make_data
 
+from tests.data.data_test_utils import random_recording_arrays
 from tests.distributed.cluster import REPO, free_port
 
 TINY_CNN_RNN = CnnRnnConfig(crop_size=32, vgg_filters=(4, 4, 8, 8, 8), use_landmarks=False, fc_units=16,
@@ -39,7 +43,11 @@ def disc_loss(model, x, y):
 
 
 FAMILIES = {"cnn_rnn": (TINY_CNN_RNN, cnn_rnn_loss, "loss"), "disc": (TINY_DISC, disc_loss, "d_loss")}
-GLOBAL_BATCH, WORKERS, EPOCHS, LEARNING_RATE = 4, 2, 2, 0.05
+GLOBAL_BATCH, WORKERS, EPOCHS, LEARNING_RATE, WINDOW = 4, 2, 2, 0.05, 4
+# frames per recording, one file each: 8 training windows (two global batches); 5 validation
+# windows, the last batch padded. Sharded by file, the workers' counts differ (5 and 3 windows)
+# and TF handed the one that ran out empty batches, which oneDNN's Conv2D cannot take.
+FRAMES = {"train": (8, 12, 12), "validation": (4, 8, 6)}
 
 
 def test_roles_from_tf_config(monkeypatch, tmp_path):
@@ -56,93 +64,141 @@ def test_roles_from_tf_config(monkeypatch, tmp_path):
         distribute.tf_config()
 
 
-def _arrays(n=8, frames=4, seed=0):
-    rng = np.random.default_rng(seed)
-    x = {features.FACE: rng.uniform(0, 1, (n, frames, 32, 32, 3)).astype("float32"),
-         features.FRAME_MASK: np.ones((n, frames), "float32")}
-    y = {features.TARGETS: rng.uniform(-1, 1, (n, frames, 2)).astype("float32"),
-         features.LABEL_MASK: (rng.uniform(size=(n, frames, 2)) > 0.2).astype("float32")}
-    return x, y
+def _write_records(root):
+    for split, lengths in FRAMES.items():
+        (root / split).mkdir(parents=True)
+        for i, frames in enumerate(lengths):
+            with tf.io.TFRecordWriter(str(root / split / f"r{i}.tfrecord")) as writer:
+                writer.write(schema.encode_recording(
+                    recording_id=f"{split}{i}", subject=f"{split}{i}", split=split, fps=10.0,
+                    **random_recording_arrays(frames, crop=32, seed=10 * len(split) + i)))
 
 
-def _reference(config, loss_fn, init, x, y, replicas, average=True):
+def _batches(config, records):
+    """The global batches one process reads (the reader's windows in file order)."""
+    train_config = TrainConfig(model=config, batch_size=GLOBAL_BATCH, window=WINDOW, shuffle=False)
+    return list(make_data(str(records), train_config, config, training=False).as_numpy_iterator())
+
+
+def _ccc(t, p, m):
+    """Lin's CCC with population moments over the frames where ``m`` is 1 (numpy)."""
+    t, p = t[m > 0], p[m > 0]
+    return 2 * np.mean((t - t.mean()) * (p - p.mean())) / (t.var() + p.var() + (t.mean() - p.mean()) ** 2)
+
+
+def _reference(config, loss_fn, init, train, val, replicas, average=True, epochs=EPOCHS):
     """Plain SGD, one process: each global batch split in ``replicas`` equal parts (as the
-    strategy splits it), the loss the mean of the parts' CCC losses (CCC pools the frames it is
-    given, so that is what the replicas optimise), its gradient applied once."""
+    strategy splits it), the loss the mean of the parts' losses (CCC pools the frames it is
+    given, so that is what the replicas optimise), its gradient applied once. Per epoch: the
+    mean training loss, the weights and the validation mean CCC over every labelled frame."""
     model = config.build()
-    model({k: v[:1] for k, v in x.items()})
+    model({k: v[:1] for k, v in train[0][0].items()})
     model.load_weights(init)
-    epoch_losses = []
-    for _ in range(EPOCHS):
+    out = {"loss": [], "weights": [], "val_mean_ccc": []}
+    for _ in range(epochs):
         losses = []
-        for start in range(0, len(y[features.TARGETS]), GLOBAL_BATCH):
+        for x, y in train:
             with tf.GradientTape() as tape:
                 parts = []
-                for part in np.split(np.arange(start, start + GLOBAL_BATCH), replicas):
-                    xp, yp = {k: v[part] for k, v in x.items()}, {k: v[part] for k, v in y.items()}
-                    parts.append(loss_fn(model, xp, yp))
+                for part in np.split(np.arange(len(y[features.TARGETS])), replicas):
+                    parts.append(loss_fn(model, {k: v[part] for k, v in x.items()}, {k: v[part] for k, v in y.items()}))
                 loss = tf.add_n(parts) / (replicas if average else 1)
             grads = tape.gradient(loss, model.trainable_variables)
             for variable, grad in zip(model.trainable_variables, grads):
                 if grad is not None:  # e.g. the critic head, unused by "Disc"
                     variable.assign(variable - LEARNING_RATE * grad)
             losses.append(float(tf.add_n(parts)) / replicas)
-        epoch_losses.append(np.mean(losses))
-    return np.asarray(epoch_losses), model.get_weights()
+        out["loss"].append(np.mean(losses))
+        out["weights"].append(model.get_weights())
+        if not val:
+            continue
+        pred = np.concatenate([np.asarray(model(x, training=False)[features.TARGETS]) for x, _ in val])
+        true = np.concatenate([y[features.TARGETS] for _, y in val])
+        mask = np.concatenate([np.asarray(label_mask(x, y)) for x, y in val])
+        out["val_mean_ccc"].append(np.mean([_ccc(true[..., d], pred[..., d], mask[..., d]) for d in range(2)]))
+    return out
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_two_workers_match_the_single_process_reference(family, tmp_path):
-    config, loss_fn, loss_key = FAMILIES[family]
-    x, y = _arrays()
-    keras.utils.set_random_seed(0)
-    model = config.build()
-    model({k: v[:1] for k, v in x.items()})
-    init = tmp_path / "init.weights.h5"
-    model.save_weights(str(init))
-    np.savez(tmp_path / "data.npz", **{f"x/{k}": v for k, v in x.items()}, **{f"y/{k}": v for k, v in y.items()})
-    train_config = TrainConfig(model=config, optimizer="sgd", learning_rate=LEARNING_RATE,
-                               epochs=EPOCHS, batch_size=GLOBAL_BATCH, shuffle=False, tensorboard=False,
-                               early_stopping_patience=0, warm_start=str(init),
-                               strategy="multi_worker_mirrored")
-    workdir = tmp_path / "run"
+def _run_workers(tmp_path, name, argv, kill_after=0):
+    """``affect-tf train ARGV`` in WORKERS processes with TF_CONFIG; their exit codes and outputs."""
     hosts = [f"127.0.0.1:{free_port()}" for _ in range(WORKERS)]
     processes = []
     try:
         for index in range(WORKERS):
-            spec = tmp_path / f"spec{index}.json"
-            spec.write_text(json.dumps({"data": str(tmp_path / "data.npz"), "global_batch": GLOBAL_BATCH,
-                                        "train_config": train_config.to_json(), "workdir": str(workdir),
-                                        "out": str(tmp_path / f"worker{index}.npz"), "loss": loss_key}))
-            env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(tmp_path), TF_CONFIG=json.dumps(
-                {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}))
-            log = open(tmp_path / f"worker{index}.log", "wb")
-            processes.append(subprocess.Popen([sys.executable, "-m", "tests.distributed.multi_worker_run", str(spec)],
-                                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
-        for index, proc in enumerate(processes):
-            assert proc.wait(timeout=240) == 0, (tmp_path / f"worker{index}.log").read_text()[-3000:]
+            scratch = tmp_path / f"tmp_{name}{index}"  # a restarted pod's temp dir is new
+            scratch.mkdir()
+            env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(scratch), KILL_AFTER_EPOCH=str(kill_after),
+                       TF_CONFIG=json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}))
+            out, err = (open(tmp_path / f"{name}{index}.{kind}", "wb") for kind in ("out", "err"))
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "tests.distributed.multi_worker_run", str(tmp_path / f"{name}{index}"),
+                 "-v", "train", *argv], cwd=REPO, env=env, stdout=out, stderr=err))
+        codes = [proc.wait(timeout=240) for proc in processes]
     finally:
         for proc in processes:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+    logs = [(tmp_path / f"{name}{i}.err").read_text()[-3000:] for i in range(WORKERS)]
+    return codes, [(tmp_path / f"{name}{i}.out").read_text() for i in range(WORKERS)], logs
 
-    runs = [np.load(tmp_path / f"worker{i}.npz") for i in range(WORKERS)]
-    want_loss, want_weights = _reference(config, loss_fn, init, x, y, WORKERS)
-    # float32 sums in another order (all-reduce vs one tape): 1e-5 absolute on O(1) values
-    for run in runs:
-        np.testing.assert_allclose(run["loss"], want_loss, atol=1e-5)
-        for i, want in enumerate(want_weights):
-            np.testing.assert_allclose(run[f"w{i}"], want, atol=1e-5)
+
+def _epochs(tmp_path, name, index):
+    return sorted(int(p.suffixes[-2].removeprefix(".epoch")) for p in tmp_path.glob(f"{name}{index}.epoch*.npz"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_two_workers_on_records_match_the_single_process_reference(family, tmp_path):
+    """``affect-tf train`` on records in 2 workers: loss, weights and validation CCC per epoch
+    as one process computes them (1e-5); only the chief writes into --out. The CNN-RNN run is
+    killed after its first epoch and restarted: it goes on with epoch 2 from the backup."""
+    config, loss_fn, loss_key = FAMILIES[family]
+    records = tmp_path / "records"
+    _write_records(records)
+    train, val = _batches(config, records / "train"), _batches(config, records / "validation")
+    assert [len(y[features.TARGETS]) for _, y in train] == [4, 4] and [len(y[features.TARGETS]) for _, y in val] == [4, 1]
+    keras.utils.set_random_seed(0)
+    model = config.build()
+    model({k: v[:1] for k, v in train[0][0].items()})
+    init = tmp_path / "init.weights.h5"
+    model.save_weights(str(init))
+    train_config = TrainConfig(model=config, optimizer="sgd", learning_rate=LEARNING_RATE, epochs=EPOCHS,
+                               batch_size=GLOBAL_BATCH, window=WINDOW, shuffle=False, tensorboard=False,
+                               early_stopping_patience=0, warm_start=str(init), strategy="multi_worker_mirrored")
+    (tmp_path / "train_config.json").write_text(train_config.to_json())
+    workdir = tmp_path / "run"
+    argv = ["--config", str(tmp_path / "train_config.json"), "--train", str(records / "train"),
+            "--val", str(records / "validation"), "--out", str(workdir)]
+
+    resumed = family == "cnn_rnn"
+    if resumed:  # a worker lost after epoch 1's backup: the job stops; its restart resumes
+        codes, _, logs = _run_workers(tmp_path, "killed", argv, kill_after=1)
+        assert codes == [-9] * WORKERS, logs
+        assert all(_epochs(tmp_path, "killed", i) == [1] for i in range(WORKERS))
+    codes, outs, logs = _run_workers(tmp_path, "run", argv)
+    assert codes == [0] * WORKERS, logs
+    assert all(_epochs(tmp_path, "run", i) == ([2] if resumed else [1, 2]) for i in range(WORKERS))
+
+    want = _reference(config, loss_fn, init, train, val, WORKERS)
+    for epoch in range(1, EPOCHS + 1):
+        name = "killed" if resumed and epoch == 1 else "run"
+        for index in range(WORKERS):
+            got = np.load(tmp_path / f"{name}{index}.epoch{epoch}.npz")
+            # float32 sums in another order (all-reduce vs one tape): 1e-5 absolute on O(1) values
+            np.testing.assert_allclose(got[f"log/{loss_key}"], want["loss"][epoch - 1], atol=1e-5)
+            np.testing.assert_allclose(got["log/val_mean_ccc"], want["val_mean_ccc"][epoch - 1], atol=1e-5)
+            for i, w in enumerate(want["weights"][epoch - 1]):
+                np.testing.assert_allclose(got[f"w{i}"], w, atol=1e-5)
     # the check can tell: unscaled per-replica losses (gradients summed, not averaged) land elsewhere
-    _, unscaled = _reference(config, loss_fn, init, x, y, WORKERS, average=False)
-    assert max(np.abs(a - b).max() for a, b in zip(unscaled, want_weights)) > 1e-3
+    unscaled = _reference(config, loss_fn, init, train, [], WORKERS, average=False, epochs=1)["weights"][0]
+    assert max(np.abs(a - b).max() for a, b in zip(unscaled, want["weights"][0])) > 1e-3
 
-    # only the chief (worker 0) wrote into the run's folder
-    assert str(runs[0]["workdir"]) == str(workdir)
-    other = pathlib.Path(str(runs[1]["workdir"]))
-    assert other != workdir and workdir not in other.parents
+    # only the chief (worker 0) wrote into --out; worker 1 saved its model in a scratch folder
+    saved = [pathlib.Path(json.loads(out[out.index('{\n  "model"'):])["model"]) for out in outs]
+    assert saved[0] == workdir / "model.keras"
+    assert saved[1].exists() and workdir not in saved[1].parents
     for name in ("model.keras", "metrics.json", "train_config.json", "checkpoints/best.weights.h5"):
         assert (workdir / name).exists()
+    assert not (workdir / "backup").exists()  # removed once the run finished
