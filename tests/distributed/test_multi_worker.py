@@ -1,6 +1,7 @@
 """Multi-worker training: two worker processes on 127.0.0.1 run ``affect-tf train --strategy
 multi_worker_mirrored`` on records (``TF_CONFIG`` set per worker), checked against a hand-written
 single-process reference; the CNN-RNN run is killed after its first epoch and restarted."""
+import contextlib
 import json
 import os
 import pathlib
@@ -123,24 +124,27 @@ def _run_workers(tmp_path, name, argv, kill_after=0):
     """``affect-tf train ARGV`` in WORKERS processes with TF_CONFIG; their exit codes and outputs."""
     hosts = [f"127.0.0.1:{free_port()}" for _ in range(WORKERS)]
     processes = []
-    try:
+    with contextlib.ExitStack() as files:
+        files.callback(_stop, processes)  # even when the test fails
         for index in range(WORKERS):
             scratch = tmp_path / f"tmp_{name}{index}"  # a restarted pod's temp dir is new
             scratch.mkdir()
             env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(scratch), KILL_AFTER_EPOCH=str(kill_after),
                        TF_CONFIG=json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}))
-            out, err = (open(tmp_path / f"{name}{index}.{kind}", "wb") for kind in ("out", "err"))
+            out, err = (files.enter_context(open(tmp_path / f"{name}{index}.{kind}", "wb")) for kind in ("out", "err"))
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "tests.distributed.multi_worker_run", str(tmp_path / f"{name}{index}"),
                  "-v", "train", *argv], cwd=REPO, env=env, stdout=out, stderr=err))
         codes = [proc.wait(timeout=240) for proc in processes]
-    finally:
-        for proc in processes:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     logs = [(tmp_path / f"{name}{i}.err").read_text()[-3000:] for i in range(WORKERS)]
     return codes, [(tmp_path / f"{name}{i}.out").read_text() for i in range(WORKERS)], logs
+
+
+def _stop(processes):
+    for proc in processes:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _epochs(tmp_path, name, index):
