@@ -181,6 +181,8 @@ def test_two_workers_on_records_match_the_single_process_reference(family, tmp_p
         codes, _, logs = _run_workers(tmp_path, "killed", argv, kill_after=1)
         assert codes == [-9] * WORKERS, logs
         assert all(_epochs(tmp_path, "killed", i) == [1] for i in range(WORKERS))
+        # the chief's backup is the one every worker resumes from; the others write none
+        assert (workdir / "backup").is_dir() and not list((tmp_path / "tmp_killed1").rglob("backup"))
     codes, outs, logs = _run_workers(tmp_path, "run", argv)
     assert codes == [0] * WORKERS, logs
     assert all(_epochs(tmp_path, "run", i) == ([2] if resumed else [1, 2]) for i in range(WORKERS))
