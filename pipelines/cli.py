@@ -73,6 +73,7 @@ class ComponentProgress(logging.Handler):
             else:
                 self.bar.set_postfix_str(f"{name} finished", refresh=False)
                 self.bar.update()
+                self.bar.refresh()  # update() draws nothing within tqdm's mininterval of the last draw
         elif record.levelno >= logging.WARNING and "property_predicate is not supported" not in message:
             (self.bar.write if self.bar is not None else print)(f"{record.levelname}: {message}", file=sys.stderr)
 

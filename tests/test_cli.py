@@ -28,3 +28,20 @@ def test_no_command_prints_the_command_list(capsys):
 def test_library_modules_parse_no_command_line(module):
     loaded = importlib.import_module(module)
     assert not {"register", "add_arguments", "argparse"} & set(vars(loaded)), module
+
+
+def test_run_progress_bar_names_every_finished_component(capsys):
+    """TFX's component lines drive the bar; a component that finishes within tqdm's refresh
+    interval of the last draw is still shown as finished."""
+    import logging
+
+    from pipelines.cli import ComponentProgress
+
+    progress = ComponentProgress()
+    progress.start(["A", "B"])
+    for line in ("Component A is running.", "Component A is finished.",
+                 "Component B is running.", "Component B is finished."):
+        progress.emit(logging.LogRecord("absl", logging.INFO, __file__, 0, line, None, None))
+    progress.close()
+    err = capsys.readouterr().err
+    assert ", A finished]" in err and ", B finished]" in err and "2/2" in err, err
