@@ -60,8 +60,9 @@ class ComponentProgress(logging.Handler):
     def start(self, component_ids):
         from tqdm import tqdm
 
+        # mininterval 0: every component is drawn, however fast it finishes (a handful of steps)
         self.bar = tqdm(total=len(component_ids), desc="run", unit="component", file=sys.stderr,
-                        dynamic_ncols=True)
+                        dynamic_ncols=True, mininterval=0)
 
     def emit(self, record):
         message = record.getMessage()
@@ -73,7 +74,6 @@ class ComponentProgress(logging.Handler):
             else:
                 self.bar.set_postfix_str(f"{name} finished", refresh=False)
                 self.bar.update()
-                self.bar.refresh()  # update() draws nothing within tqdm's mininterval of the last draw
         elif record.levelno >= logging.WARNING and "property_predicate is not supported" not in message:
             (self.bar.write if self.bar is not None else print)(f"{record.levelname}: {message}", file=sys.stderr)
 
