@@ -15,10 +15,7 @@ import argparse
 import json
 import os
 import pathlib
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,18 +24,13 @@ import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the tests package (its tiny model), run as a script
+from bench_serving import free_port, print_results, served_model_dir, start_server  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as handle:
         line = next(ln for ln in handle if ln.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def malformed_requests(frames: int, rest_port: int, model_name: str):
@@ -124,20 +116,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="write the results JSON here too")
     args = parser.parse_args(argv)
 
-    from affect_tf import export
     from serving.client import ServingClient
-    from tests.serving.tiny_model import train_tiny_model
 
-    base = pathlib.Path(args.model_dir) if args.model_dir else pathlib.Path(tempfile.mkdtemp()) / "affect"
-    if not args.model_dir:
-        model, _ = train_tiny_model(steps=3)
-        export.export_for_serving(model, base, version=1, metadata={"preset": "tiny_test_model"})
+    base = served_model_dir(args.model_dir)
     port, rest_port = free_port(), free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "affect_tf.cli", "serve", f"affect={base}", "--port", str(port),
-         "--rest-port", str(rest_port)],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server(base, port, "--rest-port", str(rest_port))
     samples = []
     try:
         with ServingClient(f"127.0.0.1:{port}", "affect", timeout=30, retries=4) as client:
@@ -165,10 +148,7 @@ def main(argv=None) -> int:
                "growth_second_half_mb": round(rss[-1] - rss[late][0], 1),
                "slope_second_half_mb_per_1000": round(slope, 2), "server_alive_after": alive,
                "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()}}
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        pathlib.Path(args.out).write_text(text)
+    print_results(results, args.out)
     return 0
 
 

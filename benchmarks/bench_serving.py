@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,36 @@ import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the tests package (its tiny model), run as a script
+from tests.distributed.cluster import free_port  # noqa: E402
+
+
+def served_model_dir(model_dir=None) -> pathlib.Path:
+    """``model_dir`` (a TF Serving base dir), or the tests' tiny model exported to a temp one."""
+    if model_dir:
+        return pathlib.Path(model_dir)
+    from affect_tf import export
+    from tests.serving.tiny_model import train_tiny_model
+
+    base = pathlib.Path(tempfile.mkdtemp(prefix="bench_serving_")) / "affect"
+    model, _ = train_tiny_model(steps=3)
+    export.export_for_serving(model, base, version=1, metadata={"preset": "tiny_test_model"})
+    return base
+
+
+def start_server(base, port: int, *flags) -> subprocess.Popen:
+    """``affect-tf serve affect=BASE --port PORT FLAGS`` as its own process (logs discarded)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "affect_tf.cli", "serve", f"affect={base}", "--port", str(port), *flags],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def print_results(results: dict, out=None) -> None:
+    """The results as JSON on stdout, and into ``out`` when given."""
+    text = json.dumps(results, indent=2)
+    print(text)
+    if out:
+        pathlib.Path(out).write_text(text)
 
 
 def percentiles(seconds) -> dict:
@@ -96,13 +125,9 @@ def main(argv=None) -> int:
 
     from affect_tf import export
     from serving.client import ServingClient
-    from tests.serving.tiny_model import random_batch, train_tiny_model
+    from tests.serving.tiny_model import random_batch
 
-    tmp = tempfile.mkdtemp(prefix="bench_serving_")
-    base = pathlib.Path(args.model_dir) if args.model_dir else pathlib.Path(tmp) / "affect"
-    if not args.model_dir:
-        model, _ = train_tiny_model(steps=3)
-        export.export_for_serving(model, base, version=1, metadata={"preset": "tiny_test_model"})
+    base = served_model_dir(args.model_dir)
     version = max(int(p.name) for p in base.iterdir() if p.name.isdigit())
     one, _, _ = random_batch(batch=1, frames=1, seed=0)
     eighty, _, _ = random_batch(batch=1, frames=80, seed=1)
@@ -115,13 +140,8 @@ def main(argv=None) -> int:
         tensors = {k: tf.constant(v) for k, v in inputs.items()}
         results["in_process"][name] = percentiles(time_calls(lambda: fn(**tensors), args.latency_n))
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "affect_tf.cli", "serve", f"affect={base}", "--port", str(port)],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    server = start_server(base, port)
     target = f"127.0.0.1:{port}"
     try:
         factory = lambda: ServingClient(target, "affect", timeout=30, retries=4)  # noqa: E731
@@ -143,10 +163,7 @@ def main(argv=None) -> int:
     for name in ("1_frame", "80_frames"):
         results[f"grpc_over_in_process_p50_{name}"] = round(
             results["grpc_latency"][name]["p50_ms"] / results["in_process"][name]["p50_ms"], 2)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        pathlib.Path(args.out).write_text(text)
+    print_results(results, args.out)
     return 0
 
 
