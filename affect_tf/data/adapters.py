@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import pathlib
 import re
@@ -142,30 +143,57 @@ def _index_files(root: pathlib.Path, extensions) -> dict[str, pathlib.Path]:
     return index
 
 
-def _read_text(path: pathlib.Path) -> str:
+def _read_text(path: pathlib.Path, what: str = "") -> str:
+    """A text file as UTF-8; a byte-order mark (Excel's "CSV UTF-8") is dropped, not read."""
     try:
-        return path.read_text()
+        return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
-        raise LayoutError(f"{path}: cannot read ({err})") from err
+        raise LayoutError(f"{path}: cannot read{' ' + what if what else ''} ({err})") from err
 
 
 def _read_rows(path: pathlib.Path):
-    """Rows of a delimited text file (delimiter sniffed among , ; tab space)."""
-    lines = [ln for ln in _read_text(path).splitlines() if ln.strip()]
-    if not lines:
+    """Rows of a delimited text file (delimiter sniffed among , ; tab space). A row with more
+    fields than the first is refused: it is how comma decimals under a comma-separated header
+    look (``0,1,0,3``), and reading its first columns would be silently wrong."""
+    numbered = [(n, ln) for n, ln in enumerate(_read_text(path).splitlines(), start=1) if ln.strip()]
+    if not numbered:
         raise LayoutError(f"{path}: empty file")
-    delimiter = next((d for d in (",", ";", "\t") if d in lines[0]), None)
+    delimiter = next((d for d in (",", ";", "\t") if d in numbered[0][1]), None)
     if delimiter is None:
-        return [ln.split() for ln in lines]
+        rows = [ln.split() for _, ln in numbered]
+    else:
+        try:
+            rows = [[c.strip() for c in row] for row in csv.reader([ln for _, ln in numbered], delimiter=delimiter)]
+        except csv.Error as err:
+            raise LayoutError(f"{path}: not a delimited text file ({err})") from err
+    for (line, _), row in zip(numbered, rows):
+        if len(row) > len(rows[0]):
+            raise LayoutError(
+                f"{path}: line {line} has {len(row)} fields, the first line {len(rows[0])}: comma "
+                f"decimals? write 0.5, or separate the columns with ';'")
+    return rows
+
+
+def _number(text: str) -> float:
+    """A number as written, with a decimal point or a decimal comma (``0,5`` in a ';'- or
+    tab-separated file)."""
     try:
-        return [[c.strip() for c in row] for row in csv.reader(lines, delimiter=delimiter)]
-    except csv.Error as err:
-        raise LayoutError(f"{path}: not a delimited text file ({err})") from err
+        return float(text)
+    except ValueError:
+        if text.count(",") == 1 and "." not in text:
+            return float(text.replace(",", "."))
+        raise
+
+
+def _require_rows(path, body) -> None:
+    if not body:
+        raise LayoutError(f"{path}: no label rows under the header")
 
 
 def _floats(path, rows, columns):
+    _require_rows(path, rows)
     try:
-        return np.array([[float(row[c]) for c in columns] for row in rows], np.float32)
+        return np.array([[_number(row[c]) for c in columns] for row in rows], np.float32)
     except (ValueError, IndexError) as err:
         raise LayoutError(f"{path}: expected numbers in columns {columns} ({err})") from err
 
@@ -185,14 +213,15 @@ def _mask_and_clip(values, path, low=-1.0, high=1.0, missing=None):
 
 def video_fps(path) -> float:
     """Average frame rate read from the container (PyAV)."""
-    import av
+    from affect_tf.media.decode import MediaError, video_info
 
     try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate
-            return float(rate)
-    except (av.error.FFmpegError, IndexError, OSError) as err:
+        return float(video_info(path)["fps"])
+    except MediaError as err:
+        if err.problem.startswith("no video stream"):
+            raise  # already says what is wrong, and what to do
+        raise LayoutError(f"{path}: cannot read the frame rate ({err.problem})") from err
+    except OSError as err:
         raise LayoutError(f"{path}: cannot read the frame rate ({err})") from err
 
 
@@ -279,12 +308,12 @@ def _afew_clip(clip: pathlib.Path) -> Recording:
     if not path.exists():
         raise LayoutError(f"{path}: missing (AFEW-VA clip folders hold <clip>.json)")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(_read_text(path))
         keys = sorted(data["frames"], key=int)
         frames = [data["frames"][k] for k in keys]
         values = np.array([[f["valence"], f["arousal"]] for f in frames], np.float32)
         landmarks = np.array([f["landmarks"] for f in frames], np.float32)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (LayoutError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise LayoutError(f"{path}: not an AFEW-VA annotation ({type(err).__name__}: {err})") from err
     if landmarks.shape[1:] != (68, 2):
         raise LayoutError(f"{path}: landmarks have shape {landmarks.shape[1:]}, expected (68, 2)")
@@ -338,7 +367,7 @@ def load_omg(root) -> list[Recording]:
 
 def _omg_row(path, line, row, rid, split, media_root, videos) -> Recording:
     try:
-        start, end, arousal, valence = (float(row[i]) for i in (1, 2, 5, 6))
+        start, end, arousal, valence = (_number(row[i]) for i in (1, 2, 5, 6))
     except (ValueError, IndexError) as err:
         raise LayoutError(f"{path}: line {line} is malformed ({err})") from err
     if not (0 <= arousal <= 1 and -1 <= valence <= 1 and end > start):
@@ -397,6 +426,7 @@ def read_timed_labels(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             header, body = rows[0], rows[1:]
         else:
             header, body = ["time", "valence", "arousal"], rows
+    _require_rows(path, body)
     lower = [h.lower() for h in header]
     time_col = next((i for i, h in enumerate(lower) if h in _TIME_NAMES), None)
     if time_col is None:
@@ -404,7 +434,7 @@ def read_timed_labels(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     numeric = {}
     for i, name in enumerate(header):
         try:
-            numeric[name.lower()] = np.array([float(r[i]) for r in body], np.float32)
+            numeric[name.lower()] = np.array([_number(r[i]) for r in body], np.float32)
         except (ValueError, IndexError):
             continue
     if lower[time_col] not in numeric:
@@ -412,6 +442,8 @@ def read_timed_labels(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     times = numeric.pop(lower[time_col])
     if len(times) < 2 or np.any(np.diff(times) <= 0):
         raise LayoutError(f"{path}: time stamps must increase (at least 2 rows)")
+    if times[-1] < 0:  # resampled to the frames, they would label none of them
+        raise LayoutError(f"{path}: time stamps {times[0]:g}..{times[-1]:g} s all lie before the video starts (0 s)")
     return times, numeric
 
 
@@ -545,15 +577,16 @@ def load_csv_manifest(path) -> list[Recording]:
     if not path.is_file():
         raise LayoutError(f"{path}: manifest CSV not found")
     try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        reader = csv.DictReader(io.StringIO(_read_text(path, "the manifest"), newline=""))
+        header = reader.fieldnames or []
+        rows = list(reader)
+    except csv.Error as err:
         raise LayoutError(f"{path}: cannot read the manifest ({err})") from err
     missing = [c for c in CSV_REQUIRED if c not in header]
     if missing:
         raise LayoutError(f"{path}: missing column(s) {missing}; required {list(CSV_REQUIRED)}")
+    if not rows:
+        raise LayoutError(f"{path}: no recordings under the header")
     recordings, seen = [], set()
     for line, row in enumerate(rows, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k}  # short rows read as None

@@ -47,15 +47,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from affect_tf.config import config_from_json
+    from affect_tf.config import read_config_file
     from affect_tf.training import TrainConfig, search_model_option, train_and_evaluate
 
     from affect_tf.presets import small_config
     from affect_tf.training import recipes
 
     if args.config:
-        with open(args.config) as f:
-            cfg = config_from_json(f.read())
+        cfg = read_config_file(args.config, default_type=TrainConfig)
     else:  # the preset's training settings from its paper; the flags below override them
         cfg = TrainConfig.for_preset(args.preset or TrainConfig.preset)
     flags = {

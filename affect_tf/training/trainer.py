@@ -265,6 +265,7 @@ def train_and_evaluate(
 
     See the module docstring for the contract with models and trainers.
     """
+    from affect_tf.data import record_checks
     from affect_tf.training import recipes
 
     if train_data is None:
@@ -273,7 +274,10 @@ def train_and_evaluate(
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "train_config.json").write_text(train_config.to_json())
 
-    result = recipes.run_recipe(train_config, workdir, train_data, val_data, verbose)
+    with record_checks.naming_corrupt_records(train_data, val_data):
+        record_checks.require_labels(train_data, "training")
+        record_checks.require_labels(val_data, "validation")
+        result = recipes.run_recipe(train_config, workdir, train_data, val_data, verbose)
     model = result.model
     serving = model.inference_model() if hasattr(model, "inference_model") else model
     keras_path = workdir / "model.keras"
