@@ -169,8 +169,8 @@ def _read_rows(path: pathlib.Path):
     for (line, _), row in zip(numbered, rows):
         if len(row) > len(rows[0]):
             raise LayoutError(
-                f"{path}: line {line} has {len(row)} fields, the first line {len(rows[0])}: comma "
-                f"decimals? write 0.5, or separate the columns with ';'")
+                f"{path}: line {line} has {len(row)} fields, line {numbered[0][0]} has {len(rows[0])}: "
+                f"comma decimals? write 0.5, or separate the columns with ';'")
     return rows
 
 

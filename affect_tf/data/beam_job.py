@@ -87,8 +87,7 @@ def check_file_names(recordings, root) -> None:
 RECORD_OPTIONS = {"crop_size": "--crop-size", "chunk_frames": "--chunk-frames",
                   "chunk_overlap": "--chunk-overlap", "face_format": "--face-format",
                   "compression": "--compression", "folds": "--folds", "fold": "--fold", "seed": "--seed",
-                  "processor": "--processor", "processor_options": "processor options",
-                  "schema_version": "schema version"}
+                  "processor": "--processor", "schema_version": "schema version"}
 
 
 def check_record_settings(output_dir: str, settings: dict) -> dict:
@@ -482,7 +481,6 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
         "crop_size": options.get("crop_size"), "chunk_frames": chunk_frames, "chunk_overlap": chunk_overlap,
         "face_format": face_format, "compression": compression, "folds": n_folds,
         "fold": fold if n_folds else None, "seed": seed if n_folds else None, "processor": processor,
-        "processor_options": {k: v for k, v in options.items() if k != "crop_size"},
         "schema_version": schema.SCHEMA_VERSION})
     if tf.io.gfile.isdir(f"{output_dir}/_tmp"):  # partial files of a killed run: never renamed
         tf.io.gfile.rmtree(f"{output_dir}/_tmp")

@@ -42,8 +42,8 @@ def require_labels(data, what: str) -> None:
         if np.any(labels[F.LABEL_MASK].numpy()):
             return
     raise ValueError(
-        f"{_where(data)}: no labelled frame in the {what} records ({len(files)} files, label_mask 0 "
-        f"everywhere): these recordings came without labels (a predict split?)")
+        f"{_where(data)}: no labelled frame in the {what} records ({len(files)} file{'s' * (len(files) != 1)}, "
+        f"label_mask 0 everywhere): these recordings came without labels (a predict split?)")
 
 
 def corrupt_record_file(files) -> str | None:
