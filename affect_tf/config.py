@@ -7,13 +7,14 @@ plus a ``"type"`` key naming the class, and :func:`config_from_json` rebuilds th
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import pathlib
 import types
 import typing
 import warnings
 from typing import Any, ClassVar
+
+import numpy as np
 
 _CONFIG_TYPES: dict[str, type] = {}
 
@@ -79,10 +80,8 @@ def config_from_dict(data: dict) -> Config:
     data = dict(data)
     type_name = data.pop("type", None)
     if type_name not in _CONFIG_TYPES:
-        # Model configs register when their family is imported; a fresh process reading a saved
-        # TrainConfig may not have imported it yet, and the preset registry knows every family.
-        importlib.import_module("affect_tf.presets").load_presets()
-    if type_name not in _CONFIG_TYPES:
+        # model configs register when their family is imported (affect_tf.presets.load_config
+        # imports every family first)
         raise ValueError(
             f"unknown config type {type_name!r}; known: {sorted(_CONFIG_TYPES)}"
         )
@@ -125,10 +124,11 @@ def config_from_json(text: str) -> Config:
     return config_from_dict(json.loads(text))
 
 
-def read_config_file(path, default_type: type | None = None) -> Config:
+def read_config_file(path, default_type: type | None = None, load=config_from_dict) -> Config:
     """A config JSON file, read as ``default_type`` when it has no ``"type"`` key (a hand-written
-    training config). Every problem is a ValueError naming the file: JSON syntax (with the line),
-    a wrong value (with the key)."""
+    training config), built by ``load`` (``affect_tf.presets.load_config`` knows every model
+    family). Every problem is a ValueError naming the file: JSON syntax (with the line), a wrong
+    value (with the key)."""
     path = pathlib.Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -141,7 +141,7 @@ def read_config_file(path, default_type: type | None = None) -> Config:
     if "type" not in data and default_type is not None:
         data = {"type": default_type.__name__, **data}
     try:
-        return config_from_dict(data)
+        return load(data)
     except (ValueError, TypeError) as err:
         raise ValueError(f"{path}: {err}") from err
 
@@ -167,3 +167,14 @@ class ModelConfig(Config):
     def input_shapes(self) -> dict[str, tuple]:
         """Per-input shapes without the batch axis (``None`` = any length, e.g. frames)."""
         raise NotImplementedError
+
+    def dummy_inputs(self, batch: int = 1, frames: int = 2) -> dict:
+        """Zero inputs of :meth:`input_shapes`; ``None`` axes (sequence length) become ``frames``."""
+        return {name: np.zeros((batch, *[frames if d is None else d for d in shape]), "float32")
+                for name, shape in self.input_shapes().items()}
+
+    def built_model(self):
+        """:meth:`build`, then one call on :meth:`dummy_inputs` so that every weight exists."""
+        model = self.build()
+        model(self.dummy_inputs(), training=False)
+        return model

@@ -33,7 +33,8 @@ import time
 
 import numpy as np
 
-from affect_tf.data import adapters, schema
+from affect_tf import features as F
+from affect_tf.data import adapters, recordings, schema
 from affect_tf.data.interrupt import run_shielding_workers
 
 LOG = logging.getLogger("affect_tf.preprocess")
@@ -135,7 +136,7 @@ class FacePipelineProcessor:
     """The real per-recording preprocessing: :class:`affect_tf.media.FacePipeline` on a video
     or on a list of frame images (with given landmarks, AFEW-VA), cut to ``start``/``end``."""
 
-    def __init__(self, crop_size: int = 96, **media_options):
+    def __init__(self, crop_size: int = F.DEFAULT_CROP_SIZE, **media_options):
         from affect_tf.media import FacePipeline, MediaConfig
 
         self.pipeline = FacePipeline(MediaConfig(crop_size=crop_size, **media_options))
@@ -252,7 +253,7 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
     started = time.time()
     try:
         options = tf.io.TFRecordOptions(compression_type="GZIP" if compression == "gzip" else "")
-        fps = recording.fps or adapters.video_fps(recording.video)
+        fps = recording.fps or recordings.video_fps(recording.video)
         with tf.io.TFRecordWriter(tmp, options) as writer:
             chunks = _ChunkWriter(recording, writer, fps, chunk_frames, chunk_overlap, face_format)
             for item in processor.process(recording):
@@ -273,17 +274,17 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
             if stats["frames"] == 0:
                 raise ValueError("no frames decoded")
             if recording.n_labels and stats["frames_unlabelled"] == stats["frames"]:
-                raise adapters.LayoutError(
+                raise recordings.LayoutError(
                     f"{recording.labels or recording.id}: none of the {stats['frames']} frames gets a known "
                     f"label (the labels' times or rows miss the video, or every value is unknown)")
             # labels past the last frame are ignored: a warning naming the labels file
             stats["labels_beyond_video"] = max(recording.n_labels - _label_index(recording, item) - 1, 0)
-            warnings = [renamed_note(recording.id)]
+            notes = [renamed_note(recording.id)]
             if stats["labels_beyond_video"]:
-                warnings.append(f"{recording.labels or recording.id}: {stats['labels_beyond_video']} "
+                notes.append(f"{recording.labels or recording.id}: {stats['labels_beyond_video']} "
                                 f"labels past the last frame ({stats['frames']} frames) ignored")
-            if any(warnings):
-                stats["warning"] = "; ".join(filter(None, warnings))
+            if any(notes):
+                stats["warning"] = "; ".join(filter(None, notes))
             chunks.flush(final=True)
             stats["chunks"] = chunks.chunks
         stats["frames_without_face"] = stats["frames"] - stats["faces_found"]
@@ -444,7 +445,7 @@ def worker_processes(args) -> int:
 
 def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers: int = 2,
                    processor: str = DEFAULT_PROCESSOR, processor_options=None,
-                   crop_size: int = 96, chunk_frames: int = 500, chunk_overlap: int = 16,
+                   crop_size: int = F.DEFAULT_CROP_SIZE, chunk_frames: int = 500, chunk_overlap: int = 16,
                    face_format: str = "png", compression: str = "gzip",
                    n_folds: int | None = None, fold: int = 0, seed: int = 0,
                    limit: int | None = None, recordings=None, progress: bool = False) -> dict:

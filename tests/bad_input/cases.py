@@ -9,7 +9,8 @@ import pathlib
 
 import numpy as np
 
-from tests.media.synthetic_media import face_image, speechlike, write_video
+from affect_tf.media.encode import write_video
+from tests.media.synthetic_media import face_image, speechlike
 
 LONG_ID = "x" * 300  # a file name over 255 bytes if taken as it is
 SIZE = 128  # small frames: the suite is about what happens to the files, not the faces
@@ -82,7 +83,7 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
     write_video(root / "mute.mp4", _frames(), fps=10)
     write_video(root / "short_audio.mp4", _frames(), fps=10, audio=speech[:SR // 5], sample_rate=SR)
     write_video(root / "odd.mp4", _frames(4), fps=fractions.Fraction(15, 2))
-    write_video(root / "vfr.mp4", _frames(), pts=[0, 100, 300, 350, 700, 1000])
+    write_video(root / "vfr.mp4", _frames(), pts_ms=[0, 100, 300, 350, 700, 1000])
     (root / "unicode").mkdir(exist_ok=True)
     write_video(root / "unicode" / "vidéo ü.mp4", _frames(3), fps=10)
     _write_pix_fmt(root / "yuv444.mp4", "yuv444p", "rgb24")
@@ -103,7 +104,7 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
     (root / "zero.mp4").write_bytes(b"")
     rng = np.random.default_rng(0)  # noisy frames: every frame costs about as many bytes
     noisy = [np.clip(f + rng.normal(0, 25, f.shape), 0, 255).astype(np.uint8) for f in _frames(12)]
-    write_video(root / "tail.mkv", noisy, fps=10, fmt="matroska")
+    write_video(root / "tail.mkv", noisy, fps=10, container_format="matroska")
     data = (root / "tail.mkv").read_bytes()
     (root / "tail.mkv").write_bytes(data[:int(len(data) * 0.7)])
     (root / "text.mp4").write_text("this is not a video\n")
@@ -114,11 +115,11 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
     (root / "after.csv").write_text("time,valence,arousal\n100,0.1,0.1\n101,0.2,0.2\n")
     (root / "comma.csv").write_text("valence,arousal\n" + "0,1,0,3\n" * FRAMES)
     (root / "header_only.csv").write_text("valence,arousal\n")
-    _write_audio_only(root / "audio_only.mp4", speech)
+    _write_audio(root / "audio_only.mp4", speech, "aac")
     noisy_speech = speech.astype(np.float32)
     noisy_speech[SR // 10:SR // 10 + 50] = np.nan
     noisy_speech[SR // 5] = np.inf
-    _write_float_wav(root / "nan.wav", noisy_speech)
+    _write_audio(root / "nan.wav", noisy_speech, "pcm_f32le", "wav")
     _write_wav(root / "tiny.wav", speech[:SR // 100])  # 10 ms
     rows = [  # recording, video, audio, subject, labels, split, fps
         ("good", "good.mp4", "", "s1", "labels.csv", "", ""),
@@ -181,61 +182,27 @@ def _write_manifest(path, rows, tail=""):
 def write_rotated(path, upright_image, degrees, n=2, hflip=False, vflip=False):
     """Store ``upright_image`` turned (and mirrored) so that a player applying the display matrix
     (``degrees`` counter-clockwise, then the mirrors) shows it upright, as a phone does."""
-    import av
-
     shown = upright_image[:, ::-1] if hflip else upright_image
     shown = shown[::-1] if vflip else shown
     stored = np.ascontiguousarray(np.rot90(shown, -int(degrees) // 90))
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=10)
-        stream.height, stream.width = stored.shape[:2]
-        stream.pix_fmt = "yuv444p"
-        stream.set_display_rotation(degrees, hflip=hflip, vflip=vflip)
-        for _ in range(n):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return write_video(path, [stored] * n, 10, pix_fmt="yuv444p", display_rotation=(degrees, hflip, vflip))
 
 
 def _write_pix_fmt(path, pix_fmt, array_format):
+    image = face_image(SIZE)
+    if array_format == "gray":
+        image = image.mean(-1).astype(np.uint8)
+    write_video(path, [image] * FRAMES, 10, codec="libx264" if pix_fmt != "gray" else "ffv1", pix_fmt=pix_fmt,
+                frame_format=array_format)
+
+
+def _write_audio(path, samples, codec, container_format=None):
+    """A file holding only an audio stream: an AAC mp4 (a voice memo), or a 32-bit float wav
+    (``pcm_f32le``), which can hold NaN and infinite samples."""
     import av
 
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264" if pix_fmt != "gray" else "ffv1", rate=10)
-        stream.width = stream.height = SIZE
-        stream.pix_fmt = pix_fmt
-        image = face_image(SIZE)
-        if array_format == "gray":
-            image = image.mean(-1).astype(np.uint8)
-        for _ in range(FRAMES):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=array_format)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
-def _write_audio_only(path, samples):
-    """An mp4 holding only an AAC audio track (a voice memo)."""
-    import av
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("aac", rate=SR)
-        stream.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(samples[None].astype(np.float32), format="flt", layout="mono")
-        frame.sample_rate = SR
-        for packet in [*stream.encode(frame), *stream.encode()]:
-            out.mux(packet)
-
-
-def _write_float_wav(path, samples):
-    """A 32-bit float wav, which can hold NaN and infinite samples."""
-    import av
-
-    with av.open(str(path), "w", format="wav") as out:
-        stream = out.add_stream("pcm_f32le", rate=SR)
+    with av.open(str(path), "w", format=container_format) as out:
+        stream = out.add_stream(codec, rate=SR)
         stream.layout = "mono"
         frame = av.AudioFrame.from_ndarray(samples[None].astype(np.float32), format="flt", layout="mono")
         frame.sample_rate = SR
