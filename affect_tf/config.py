@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
+import types
 import typing
 import warnings
 from typing import Any, ClassVar
@@ -93,12 +95,55 @@ def config_from_dict(data: dict) -> Config:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"{type_name}: unknown field(s) {unknown}")
+    problems = [p for p in (_type_problem(f"{type_name}.{k}", v, hints.get(k, Any)) for k, v in data.items()) if p]
+    if problems:
+        raise ValueError("; ".join(problems))
     return cls(**{k: _decode(v, hints.get(k, Any)) for k, v in data.items()})
+
+
+_KINDS = {int: ("an integer", (int,)), float: ("a number", (int, float)), str: ("a string", (str,)),
+          bool: ("true or false", (bool,)), type(None): ("null", (type(None),))}
+
+
+def _type_problem(name: str, value, annotation) -> str | None:
+    """What is wrong with a JSON value for a field of a plain type (``"ten"`` for an int), or
+    None; nested configs and containers are checked where they are built."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    allowed = typing.get_args(annotation) if union else (annotation,)
+    if not all(a in _KINDS for a in allowed):
+        return None
+    if isinstance(value, bool) and bool not in allowed:  # JSON true is not the number 1
+        fits = False
+    else:
+        fits = isinstance(value, tuple(k for a in allowed for k in _KINDS[a][1]))
+    return None if fits else f"{name} must be {' or '.join(_KINDS[a][0] for a in allowed)}, got {value!r}"
 
 
 def config_from_json(text: str) -> Config:
     """Rebuild a registered config from :meth:`Config.to_json` output."""
     return config_from_dict(json.loads(text))
+
+
+def read_config_file(path, default_type: type | None = None, load=config_from_dict) -> Config:
+    """A config JSON file, read as ``default_type`` when it has no ``"type"`` key (a hand-written
+    training config), built by ``load`` (``affect_tf.presets.load_config`` knows every model
+    family). Every problem is a ValueError naming the file: JSON syntax (with the line), a wrong
+    value (with the key)."""
+    path = pathlib.Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: cannot read ({err})") from err
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object {{...}}, got {type(data).__name__}")
+    if "type" not in data and default_type is not None:
+        data = {"type": default_type.__name__, **data}
+    try:
+        return load(data)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: {err}") from err
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,13 +38,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from affect_tf.config import read_config_file
     from affect_tf.data.reader import split_pattern
     from affect_tf.presets import load_config, small_config
     from affect_tf.training import TrainConfig, recipes, search_model_option, train_and_evaluate
 
     if args.config:
-        with open(args.config) as f:
-            cfg = load_config(f.read())
+        cfg = read_config_file(args.config, default_type=TrainConfig, load=load_config)
     else:  # the preset's training settings from its paper; the flags below override them
         cfg = TrainConfig.for_preset(args.preset or TrainConfig.preset)
     flags = {

@@ -6,7 +6,8 @@ import pathlib
 
 import numpy as np
 
-from affect_tf.data.recordings import IMAGE_EXTENSIONS, LayoutError, Recording, mask_and_clip, recording_or_error
+from affect_tf.data.recordings import (
+    IMAGE_EXTENSIONS, LayoutError, Recording, mask_and_clip, read_text, recording_or_error)
 
 def load_afew_va(root) -> list[Recording]:
     """AFEW-VA: one folder per clip holding ``<clip>.json`` (``{actor, video_id, frames:
@@ -27,12 +28,12 @@ def _afew_clip(clip: pathlib.Path) -> Recording:
     if not path.exists():
         raise LayoutError(f"{path}: missing (AFEW-VA clip folders hold <clip>.json)")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text(path))
         keys = sorted(data["frames"], key=int)
         frames = [data["frames"][k] for k in keys]
         values = np.array([[f["valence"], f["arousal"]] for f in frames], np.float32)
         landmarks = np.array([f["landmarks"] for f in frames], np.float32)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (LayoutError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise LayoutError(f"{path}: not an AFEW-VA annotation ({type(err).__name__}: {err})") from err
     if landmarks.shape[1:] != (68, 2):
         raise LayoutError(f"{path}: landmarks have shape {landmarks.shape[1:]}, expected (68, 2)")

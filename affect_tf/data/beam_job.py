@@ -20,6 +20,7 @@ with the usual Beam pipeline options (see docs/data.md).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ import numpy as np
 
 from affect_tf import features as F
 from affect_tf.data import adapters, recordings, schema
+from affect_tf.data.interrupt import run_shielding_workers
 
 LOG = logging.getLogger("affect_tf.preprocess")
 DEFAULT_PROCESSOR = "affect_tf.data.beam_job:face_pipeline_processor"
@@ -41,9 +43,32 @@ DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"  # no short name
 RECORD_SUFFIX = {"gzip": ".tfrecord.gz", "none": ".tfrecord"}
 
 
-def safe_name(recording_id: str) -> str:
-    """A file name for a recording id (``/`` and odd characters become ``__``/``_``)."""
+MAX_NAME_CHARS = 200  # leaves room for the longest suffix (".<pid>.tfrecord.gz") under 255 bytes
+
+
+def _plain_name(recording_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", recording_id.replace("/", "__"))
+
+
+def safe_name(recording_id: str) -> str:
+    """A file name for a recording id (``/`` and odd characters become ``__``/``_``). A name
+    that would be hidden starts with ``_`` for each leading ``.`` instead (``../x`` ->
+    ``____x``), and one over :data:`MAX_NAME_CHARS` is cut and ends in ``~`` and a hash of the
+    id: every id gets a visible file name the file system takes (docs/data.md)."""
+    name = re.sub(r"^\.+", lambda dots: "_" * len(dots[0]), _plain_name(recording_id))
+    if len(name) > MAX_NAME_CHARS:
+        digest = hashlib.sha256(recording_id.encode()).hexdigest()[:12]
+        name = f"{name[:MAX_NAME_CHARS - len(digest) - 1]}~{digest}"
+    return name
+
+
+def renamed_note(recording_id: str) -> str | None:
+    """The warning for an id whose file name had to be rewritten (hidden or too long)."""
+    name = safe_name(recording_id)
+    if name == _plain_name(recording_id):
+        return None
+    why = "too long for a file name" if len(_plain_name(recording_id)) > MAX_NAME_CHARS else "a hidden file name"
+    return f"recording id {recording_id!r} is written as {name!r} ({why} otherwise)"
 
 
 def check_file_names(recordings, root) -> None:
@@ -56,6 +81,36 @@ def check_file_names(recordings, root) -> None:
             raise adapters.LayoutError(
                 f"{root}: recording ids {other!r} and {recording.id!r} both map to the file name "
                 f"{safe_name(recording.id)!r}; rename one")
+
+
+# The options that change what a record holds or where it goes, with the flag that sets each: a
+# rerun resumes only into an output made with the same values (settings.json, summary.json).
+RECORD_OPTIONS = {"crop_size": "--crop-size", "chunk_frames": "--chunk-frames",
+                  "chunk_overlap": "--chunk-overlap", "face_format": "--face-format",
+                  "compression": "--compression", "folds": "--folds", "fold": "--fold", "seed": "--seed",
+                  "processor": "--processor", "schema_version": "schema version"}
+
+
+def check_record_settings(output_dir: str, settings: dict) -> dict:
+    """Refuse to resume into ``output_dir`` when its records were made with other
+    :data:`RECORD_OPTIONS` (naming the option and both values); else record ``settings`` in
+    ``<output>/settings.json`` (before any record is written, so a killed run is covered)."""
+    import tensorflow as tf
+
+    settings = json.loads(json.dumps(settings, sort_keys=True, default=str))  # as read back
+    path = f"{output_dir}/settings.json"
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as handle:
+            before = json.load(handle)
+        for key, flag in RECORD_OPTIONS.items():
+            if key in before and before[key] != settings[key]:
+                shown = lambda value: "(not given)" if value is None else value
+                raise ValueError(
+                    f"{output_dir}: its records were made with {flag} {shown(before[key])}, this run asks for "
+                    f"{flag} {shown(settings[key])}; rerun with {flag} {shown(before[key])} to resume, or write "
+                    f"to another --output")
+    _write_text(path, json.dumps(settings, indent=2, sort_keys=True))
+    return settings
 
 
 def load_processor(spec: str, **kwargs):
@@ -218,11 +273,18 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
                 stats["frames_unlabelled"] += int(not np.any(mask))
             if stats["frames"] == 0:
                 raise ValueError("no frames decoded")
+            if recording.n_labels and stats["frames_unlabelled"] == stats["frames"]:
+                raise recordings.LayoutError(
+                    f"{recording.labels or recording.id}: none of the {stats['frames']} frames gets a known "
+                    f"label (the labels' times or rows miss the video, or every value is unknown)")
             # labels past the last frame are ignored: a warning naming the labels file
             stats["labels_beyond_video"] = max(recording.n_labels - _label_index(recording, item) - 1, 0)
+            notes = [renamed_note(recording.id)]
             if stats["labels_beyond_video"]:
-                stats["warning"] = (f"{recording.labels or recording.id}: {stats['labels_beyond_video']} "
-                                    f"labels past the last frame ({stats['frames']} frames) ignored")
+                notes.append(f"{recording.labels or recording.id}: {stats['labels_beyond_video']} "
+                                f"labels past the last frame ({stats['frames']} frames) ignored")
+            if any(notes):
+                stats["warning"] = "; ".join(filter(None, notes))
             chunks.flush(final=True)
             stats["chunks"] = chunks.chunks
         stats["frames_without_face"] = stats["frames"] - stats["faces_found"]
@@ -283,7 +345,7 @@ class PreprocessRecording(_beam().DoFn):
         yield stats
 
 
-def summarize(all_stats, output_dir, dataset="", root="") -> dict:
+def summarize(all_stats, output_dir, dataset="", root="", settings=None) -> dict:
     """Totals over the per-recording stats, written to ``<output>/summary.json``."""
     all_stats = sorted(all_stats, key=lambda s: s["id"])
     ok = [s for s in all_stats if not s["error"]]
@@ -295,6 +357,7 @@ def summarize(all_stats, output_dir, dataset="", root="") -> dict:
         entry["frames"] += s["frames"]
     summary = {
         "dataset": dataset, "root": str(root), "schema_version": schema.SCHEMA_VERSION,
+        "settings": settings or {},
         "recordings": len(all_stats), "written": sum(not s.get("resumed") for s in ok),
         "resumed": sum(bool(s.get("resumed")) for s in ok), "failed": len(all_stats) - len(ok),
         **{k: int(sum(s[k] for s in ok)) for k in keys},
@@ -372,6 +435,14 @@ def default_pipeline_args(pipeline_args=(), workers: int = 2) -> list[str]:
     return args
 
 
+def worker_processes(args) -> int:
+    """How many worker processes the DirectRunner starts with these options (0: in-process)."""
+    given = dict(a.lstrip("-").split("=", 1) for a in args if a.startswith("--") and "=" in a)
+    if "DirectRunner" not in given.get("runner", "") or given.get("direct_running_mode") != "multi_processing":
+        return 0
+    return int(given.get("direct_num_workers", 1)) or os.cpu_count() or 1
+
+
 def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers: int = 2,
                    processor: str = DEFAULT_PROCESSOR, processor_options=None,
                    crop_size: int = F.DEFAULT_CROP_SIZE, chunk_frames: int = 500, chunk_overlap: int = 16,
@@ -407,12 +478,18 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
     import tensorflow as tf
 
     tf.io.gfile.makedirs(output_dir)
+    settings = check_record_settings(output_dir, {
+        "crop_size": options.get("crop_size"), "chunk_frames": chunk_frames, "chunk_overlap": chunk_overlap,
+        "face_format": face_format, "compression": compression, "folds": n_folds,
+        "fold": fold if n_folds else None, "seed": seed if n_folds else None, "processor": processor,
+        "schema_version": schema.SCHEMA_VERSION})
     if tf.io.gfile.isdir(f"{output_dir}/_tmp"):  # partial files of a killed run: never renamed
         tf.io.gfile.rmtree(f"{output_dir}/_tmp")
     print(f"preprocess: {len(recordings)} recordings of {dataset or 'manifest'} -> {output_dir}",
           file=sys.stderr, flush=True)
     started = time.time()
-    p = beam.Pipeline(options=PipelineOptions(default_pipeline_args(pipeline_args, workers)))
+    args = default_pipeline_args(pipeline_args, workers)
+    p = beam.Pipeline(options=PipelineOptions(args))
     _ = (
         p
         | "Manifest" >> beam.Create(recordings, reshuffle=False)
@@ -422,14 +499,20 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
             compression, total=len(recordings)))
     )
     bar = RecordingProgress(output_dir, recordings, time.time()) if progress else None
-    result = p.run()
+
+    def run_and_wait():
+        result = p.run()
+        try:
+            result.wait_until_finish()
+        finally:
+            if getattr(result, "client", None) is not None:  # DaskRunner: leave the cluster, not stop it
+                result.client.close()
+
     try:
-        result.wait_until_finish()
+        run_shielding_workers(run_and_wait, worker_processes(args))
     finally:
         if bar is not None:
             bar.close()
-        if getattr(result, "client", None) is not None:  # DaskRunner: leave the cluster, not stop it
-            result.client.close()
     # Every recording left its stats (or its error) in _stats/; the summary is made here, in
     # the launcher, so the pipeline needs no global combine.
     stats = []
@@ -441,7 +524,7 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
             continue
         with tf.io.gfile.GFile(path) as handle:
             stats.append(json.load(handle))
-    summary = summarize(stats, output_dir, dataset, str(root))
+    summary = summarize(stats, output_dir, dataset, str(root), settings)
     if tf.io.gfile.exists(f"{output_dir}/_tmp") and not tf.io.gfile.listdir(f"{output_dir}/_tmp"):
         tf.io.gfile.rmtree(f"{output_dir}/_tmp")
     summary["seconds"] = round(time.time() - started, 2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pathlib
 
 from affect_tf.data.recordings import (
-    VIDEO_EXTENSIONS, LayoutError, Recording, column_floats, index_files, read_rows, recording_or_error,
+    VIDEO_EXTENSIONS, LayoutError, Recording, column_floats, index_files, number, read_rows, recording_or_error,
     split_from_name)
 
 OMG_COLUMNS = ["link", "start", "end", "video", "utterance", "arousal", "valence", "EmotionMaxVote"]
@@ -39,7 +39,7 @@ def load_omg(root) -> list[Recording]:
 
 def _omg_row(path, line, row, rid, split, media_root, videos) -> Recording:
     try:
-        start, end, arousal, valence = (float(row[i]) for i in (1, 2, 5, 6))
+        start, end, arousal, valence = (number(row[i]) for i in (1, 2, 5, 6))
     except (ValueError, IndexError) as err:
         raise LayoutError(f"{path}: line {line} is malformed ({err})") from err
     if not (0 <= arousal <= 1 and -1 <= valence <= 1 and end > start):

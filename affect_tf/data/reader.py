@@ -36,6 +36,12 @@ def list_files(file_pattern) -> list[str]:
             elif ".tfrecord" in match:
                 files.append(match)
     if not files:
+        matched = sorted({m for pattern in patterns for m in tf.io.gfile.glob(pattern)})
+        if matched:
+            names = ", ".join(m.rstrip("/").rsplit("/", 1)[-1] for m in matched[:3]) + (", ..." if len(matched) > 3 else "")
+            raise FileNotFoundError(
+                f"{', '.join(patterns)}: matches {len(matched)} file(s) or folder(s) ({names}) but no record "
+                f"file (*.tfrecord, *.tfrecord.gz, or a split folder of them)")
         raise FileNotFoundError(f"no TFRecord files match {file_pattern!r}")
     return sorted(set(files))
 

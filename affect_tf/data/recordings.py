@@ -140,30 +140,57 @@ def index_files(root: pathlib.Path, extensions) -> dict[str, pathlib.Path]:
     return index
 
 
-def read_text(path: pathlib.Path) -> str:
+def read_text(path: pathlib.Path, what: str = "") -> str:
+    """A text file as UTF-8; a byte-order mark (Excel's "CSV UTF-8") is dropped, not read."""
     try:
-        return path.read_text()
+        return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
-        raise LayoutError(f"{path}: cannot read ({err})") from err
+        raise LayoutError(f"{path}: cannot read{' ' + what if what else ''} ({err})") from err
 
 
 def read_rows(path: pathlib.Path):
-    """Rows of a delimited text file (delimiter sniffed among , ; tab space)."""
-    lines = [ln for ln in read_text(path).splitlines() if ln.strip()]
-    if not lines:
+    """Rows of a delimited text file (delimiter sniffed among , ; tab space). A row with more
+    fields than the first is refused: it is how comma decimals under a comma-separated header
+    look (``0,1,0,3``), and reading its first columns would be silently wrong."""
+    numbered = [(n, ln) for n, ln in enumerate(read_text(path).splitlines(), start=1) if ln.strip()]
+    if not numbered:
         raise LayoutError(f"{path}: empty file")
-    delimiter = next((d for d in (",", ";", "\t") if d in lines[0]), None)
+    delimiter = next((d for d in (",", ";", "\t") if d in numbered[0][1]), None)
     if delimiter is None:
-        return [ln.split() for ln in lines]
+        rows = [ln.split() for _, ln in numbered]
+    else:
+        try:
+            rows = [[c.strip() for c in row] for row in csv.reader([ln for _, ln in numbered], delimiter=delimiter)]
+        except csv.Error as err:
+            raise LayoutError(f"{path}: not a delimited text file ({err})") from err
+    for (line, _), row in zip(numbered, rows):
+        if len(row) > len(rows[0]):
+            raise LayoutError(
+                f"{path}: line {line} has {len(row)} fields, line {numbered[0][0]} has {len(rows[0])}: "
+                f"comma decimals? write 0.5, or separate the columns with ';'")
+    return rows
+
+
+def number(text: str) -> float:
+    """A number as written, with a decimal point or a decimal comma (``0,5`` in a ';'- or
+    tab-separated file)."""
     try:
-        return [[c.strip() for c in row] for row in csv.reader(lines, delimiter=delimiter)]
-    except csv.Error as err:
-        raise LayoutError(f"{path}: not a delimited text file ({err})") from err
+        return float(text)
+    except ValueError:
+        if text.count(",") == 1 and "." not in text:
+            return float(text.replace(",", "."))
+        raise
+
+
+def require_rows(path, body) -> None:
+    if not body:
+        raise LayoutError(f"{path}: no label rows under the header")
 
 
 def column_floats(path, rows, columns):
+    require_rows(path, rows)
     try:
-        return np.array([[float(row[c]) for c in columns] for row in rows], np.float32)
+        return np.array([[number(row[c]) for c in columns] for row in rows], np.float32)
     except (ValueError, IndexError) as err:
         raise LayoutError(f"{path}: expected numbers in columns {columns} ({err})") from err
 
@@ -183,12 +210,13 @@ def mask_and_clip(values, path, low=-1.0, high=1.0, missing=None):
 
 def video_fps(path) -> float:
     """Average frame rate read from the container (PyAV)."""
-    import av
+    from affect_tf.media.decode import MediaError, video_info
 
     try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate
-            return float(rate)
-    except (av.error.FFmpegError, IndexError, OSError) as err:
+        return float(video_info(path)["fps"])
+    except MediaError as err:
+        if err.problem.startswith("no video stream"):
+            raise  # already says what is wrong, and what to do
+        raise LayoutError(f"{path}: cannot read the frame rate ({err.problem})") from err
+    except OSError as err:
         raise LayoutError(f"{path}: cannot read the frame rate ({err})") from err

@@ -8,8 +8,8 @@ import pathlib
 import numpy as np
 
 from affect_tf.data.recordings import (
-    VIDEO_EXTENSIONS, LayoutError, Recording, index_files, mask_and_clip, read_rows, read_text,
-    recording_or_error, split_from_path, video_fps)
+    VIDEO_EXTENSIONS, LayoutError, Recording, index_files, mask_and_clip, number, read_rows, read_text,
+    recording_or_error, require_rows, split_from_path, video_fps)
 
 TIME_NAMES = ("time", "timestamp", "frametime", "frame_time", "seconds", "t")
 
@@ -38,6 +38,7 @@ def read_timed_labels(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             header, body = rows[0], rows[1:]
         else:
             header, body = ["time", "valence", "arousal"], rows
+    require_rows(path, body)
     lower = [h.lower() for h in header]
     time_col = next((i for i, h in enumerate(lower) if h in TIME_NAMES), None)
     if time_col is None:
@@ -45,7 +46,7 @@ def read_timed_labels(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     numeric = {}
     for i, name in enumerate(header):
         try:
-            numeric[name.lower()] = np.array([float(r[i]) for r in body], np.float32)
+            numeric[name.lower()] = np.array([number(r[i]) for r in body], np.float32)
         except (ValueError, IndexError):
             continue
     if lower[time_col] not in numeric:
@@ -53,6 +54,8 @@ def read_timed_labels(path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     times = numeric.pop(lower[time_col])
     if len(times) < 2 or np.any(np.diff(times) <= 0):
         raise LayoutError(f"{path}: time stamps must increase (at least 2 rows)")
+    if times[-1] < 0:  # resampled to the frames, they would label none of them
+        raise LayoutError(f"{path}: time stamps {times[0]:g}..{times[-1]:g} s all lie before the video starts (0 s)")
     return times, numeric
 
 

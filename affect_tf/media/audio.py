@@ -29,6 +29,7 @@ from affect_tf.media.config import MediaConfig
 
 EGEMAPS_STEP_S = 0.01
 EGEMAPS_FRAME_S = 0.02  # the LLD frame length openSMILE reports for eGeMAPSv02
+EGEMAPS_MIN_S = 0.06  # openSMILE fills the LLDs of a shorter signal with NaN (its pitch window)
 
 
 @functools.lru_cache(maxsize=4)
@@ -127,8 +128,13 @@ class AudioFeatureStream:
 
     @property
     def has_audio(self) -> bool:
-        self._ensure_samples(1)
-        return self._total > 0
+        """At least one eGeMAPS window of audio (a shorter track gives no features: masked)."""
+        self._ensure_samples(self.min_samples)
+        return self._total >= self.min_samples
+
+    @property
+    def min_samples(self) -> int:
+        return int(np.ceil(EGEMAPS_MIN_S * self.sr))
 
     @property
     def duration(self) -> float:

@@ -40,7 +40,7 @@ def _frame_time(frame, index: int, rate: float) -> float:
 def _video_stream(container, path):
     """The first video stream and its average frame rate (25 when the file does not say)."""
     if not container.streams.video:
-        raise MediaError(path, "no video stream")
+        raise MediaError(path, "no video stream (audio only? give it in the audio column)")
     stream = container.streams.video[0]
     return stream, float(stream.average_rate or stream.guessed_rate or 25)
 
@@ -136,6 +136,7 @@ def iter_audio_blocks(path, sample_rate: int, start_time: float = 0.0,
             decoded = container.decode(stream)
             for out in _chain(chunks(decoded), flushed()):
                 samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                _require_finite(samples, path, out.time, sample_rate)
                 if to_skip is None:
                     first = float(out.time) if out.time is not None else start_time
                     to_skip = int(round((start_time - first) * sample_rate))
@@ -156,6 +157,15 @@ def iter_audio_blocks(path, sample_rate: int, start_time: float = 0.0,
             yield np.concatenate(pending)
     finally:
         container.close()
+
+
+def _require_finite(samples, path, time, sample_rate) -> None:
+    """NaN or infinite samples (a float wav can hold them) would poison every feature computed
+    over them: the file is refused, naming the time of the first one."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        at = (time or 0.0) + int(np.argmin(finite)) / sample_rate
+        raise MediaError(path, f"audio holds NaN or infinite samples (the first at {at:.2f} s)")
 
 
 def _chain(*iterables):

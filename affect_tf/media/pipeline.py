@@ -8,7 +8,7 @@ import numpy as np
 
 from affect_tf import features
 from affect_tf.media import decode
-from affect_tf.media.audio import AudioFeatureStream
+from affect_tf.media.audio import EGEMAPS_MIN_S, AudioFeatureStream
 from affect_tf.media.config import MediaConfig
 from affect_tf.media.decode import MediaError
 from affect_tf.media.face import FaceTracker
@@ -82,6 +82,9 @@ class FacePipeline:
         audio = AudioFeatureStream(decode.iter_audio_blocks(audio_path, self.config.sample_rate),
                                    self.config)
         if not audio.has_audio:
+            if audio.duration:
+                raise MediaError(audio_path, f"audio is {audio.duration * 1000:.0f} ms long, too short for one "
+                                             f"frame of features (eGeMAPS needs {EGEMAPS_MIN_S * 1000:.0f} ms)")
             raise MediaError(audio_path, "no audio stream (and no video): nothing to process")
         size, duration = self.config.crop_size, 1.0 / fps
         no_face = np.zeros((size, size, 3), np.uint8)

@@ -60,13 +60,18 @@ def train_and_evaluate(
 
     See the module docstring for the contract with models and trainers.
     """
+    from affect_tf.data import record_checks
+
     if train_data is None:
         raise ValueError("train_and_evaluate needs train_data (a tf.data dataset or records)")
     workdir = writable_workdir(workdir)  # multi-worker: only the chief writes into workdir
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "train_config.json").write_text(train_config.to_json())
 
-    result = recipes.run_recipe(train_config, workdir, train_data, val_data, verbose)
+    with record_checks.naming_corrupt_records(train_data, val_data):
+        record_checks.require_labels(train_data, "training")
+        record_checks.require_labels(val_data, "validation")
+        result = recipes.run_recipe(train_config, workdir, train_data, val_data, verbose)
     model = result.model
     serving = model.inference_model() if hasattr(model, "inference_model") else model
     keras_path = workdir / "model.keras"

@@ -12,6 +12,7 @@ import numpy as np
 from affect_tf.media.encode import write_video
 from tests.media.synthetic_media import face_image, speechlike
 
+LONG_ID = "x" * 300  # a file name over 255 bytes if taken as it is
 SIZE = 128  # small frames: the suite is about what happens to the files, not the faces
 SR = 16000
 FRAMES = 6
@@ -41,6 +42,10 @@ GOOD = {
     "nolabels": "prediction-only row without labels",
     "tail_cut": "mkv cut short: the frames before the cut are kept",
     "rotated": "phone video stored sideways and mirrored, with a display matrix (faces found upright)",
+    "bom_labels": "labels saved with a UTF-8 byte-order mark (Excel's CSV UTF-8)",
+    "decimal_comma": "labels separated by ';' with decimal commas (0,1;0,3)",
+    LONG_ID: "a 300-character id: written under a shortened name ending in ~<hash>",
+    "../../escape": "an id that would make a hidden file: written as ____..__escape",
 }
 BAD = {
     "missing_video": "video {root}/nope.mp4 not found",
@@ -60,6 +65,13 @@ BAD = {
     "bad_fps": "fps '-1' is not a positive number",
     "nothing": "neither a video nor an audio file",
     "short_row": "neither a video nor an audio file",
+    "labels_before": "before.csv: time stamps -3..-1 s all lie before the video starts (0 s)",
+    "labels_after": "after.csv: none of the 6 frames gets a known label",
+    "labels_comma": "comma.csv: line 2 has 4 fields, line 1 has 2: comma decimals? write 0.5, or separate the columns with ';'",
+    "labels_no_rows": "header_only.csv: no label rows under the header",
+    "audio_only_video": "audio_only.mp4: no video stream (audio only? give it in the audio column)",
+    "nan_audio": "nan.wav: audio holds NaN or infinite samples (the first at 0.10 s)",
+    "tiny_audio": "tiny.wav: audio is 10 ms long, too short for one frame of features (eGeMAPS needs 60 ms)",
 }
 
 
@@ -97,6 +109,18 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
     (root / "tail.mkv").write_bytes(data[:int(len(data) * 0.7)])
     (root / "text.mp4").write_text("this is not a video\n")
     write_rotated(root / "rotated.mp4", face_image(SIZE), -90, FRAMES, hflip=True)
+    (root / "bom.csv").write_text("\ufeff" + _labels(), encoding="utf-8")
+    (root / "decimal_comma.csv").write_text("valence;arousal\n" + "0,1;0,3\n" * FRAMES)
+    (root / "before.csv").write_text("time,valence,arousal\n-3,0.1,0.1\n-2,0.2,0.2\n-1,0.3,0.3\n")
+    (root / "after.csv").write_text("time,valence,arousal\n100,0.1,0.1\n101,0.2,0.2\n")
+    (root / "comma.csv").write_text("valence,arousal\n" + "0,1,0,3\n" * FRAMES)
+    (root / "header_only.csv").write_text("valence,arousal\n")
+    _write_audio(root / "audio_only.mp4", speech, "aac")
+    noisy_speech = speech.astype(np.float32)
+    noisy_speech[SR // 10:SR // 10 + 50] = np.nan
+    noisy_speech[SR // 5] = np.inf
+    _write_audio(root / "nan.wav", noisy_speech, "pcm_f32le", "wav")
+    _write_wav(root / "tiny.wav", speech[:SR // 100])  # 10 ms
     rows = [  # recording, video, audio, subject, labels, split, fps
         ("good", "good.mp4", "", "s1", "labels.csv", "", ""),
         ("mute", "mute.mp4", "", "s1", "labels.csv", "", ""),
@@ -112,6 +136,10 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
         ("nolabels", "good.mp4", "", "s6", "", "", ""),
         ("tail_cut", "tail.mkv", "", "s7", "", "", ""),
         ("rotated", "rotated.mp4", "", "s7", "", "", ""),
+        ("bom_labels", "good.mp4", "", "s8", "bom.csv", "", ""),
+        ("decimal_comma", "good.mp4", "", "s8", "decimal_comma.csv", "", ""),
+        (LONG_ID, "good.mp4", "", "s9", "", "", ""),
+        ("../../escape", "good.mp4", "", "s9", "", "", ""),
     ]
     _write_manifest(root / "clean.csv", rows)
     rows += [
@@ -131,6 +159,13 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
         ("bad_split", "good.mp4", "", "b", "", "holdout", ""),
         ("bad_fps", "", "speech.wav", "b", "", "", "-1"),
         ("nothing", "", "", "b", "", "", ""),
+        ("labels_before", "good.mp4", "", "b", "before.csv", "", ""),
+        ("labels_after", "good.mp4", "", "b", "after.csv", "", ""),
+        ("labels_comma", "good.mp4", "", "b", "comma.csv", "", ""),
+        ("labels_no_rows", "good.mp4", "", "b", "header_only.csv", "", ""),
+        ("audio_only_video", "audio_only.mp4", "", "b", "", "", ""),
+        ("nan_audio", "", "nan.wav", "b", "", "", ""),
+        ("tiny_audio", "", "tiny.wav", "b", "", "", ""),
     ]
     _write_manifest(root / "manifest.csv", rows, tail="short_row,\n")
     return root
@@ -159,6 +194,20 @@ def _write_pix_fmt(path, pix_fmt, array_format):
         image = image.mean(-1).astype(np.uint8)
     write_video(path, [image] * FRAMES, 10, codec="libx264" if pix_fmt != "gray" else "ffv1", pix_fmt=pix_fmt,
                 frame_format=array_format)
+
+
+def _write_audio(path, samples, codec, container_format=None):
+    """A file holding only an audio stream: an AAC mp4 (a voice memo), or a 32-bit float wav
+    (``pcm_f32le``), which can hold NaN and infinite samples."""
+    import av
+
+    with av.open(str(path), "w", format=container_format) as out:
+        stream = out.add_stream(codec, rate=SR)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(samples[None].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = SR
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
 
 
 def _write_wav(path, samples):

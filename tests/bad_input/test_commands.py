@@ -8,6 +8,7 @@ work runs call :func:`affect_tf.cli.main` in this process.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -15,11 +16,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from affect_tf import cli
+from affect_tf import features as F
 from affect_tf.data.beam_job import safe_name
-from tests.bad_input.cases import ADAPTER_ERRORS, BAD, GOOD, make_adapter_drops, make_drop
+from tests.bad_input.cases import ADAPTER_ERRORS, BAD, GOOD, LONG_ID, make_adapter_drops, make_drop
 
 AFFECT_TF = [sys.executable, "-m", "affect_tf.cli"]
 IN_MEMORY = ["--", "--direct_running_mode=in_memory"]
@@ -59,6 +62,15 @@ def one_line_error(capsys, command: str) -> str:
     assert err.endswith("\n") and err.count("\n") == 1, err
     assert err.startswith(f"affect-tf {command}: "), err
     return err.strip()
+
+
+def _read_records(path):
+    import tensorflow as tf
+
+    from affect_tf.data import schema
+
+    return [schema.parse_sequence_example(s, decode_face=False)
+            for s in tf.data.TFRecordDataset(str(path), compression_type="GZIP")]
 
 
 # ---------------------------------------------------------------------------- one manifest
@@ -129,7 +141,8 @@ def test_what_the_good_cases_hold(preprocessed, drop):
     frames = {rid: s["frames"] for rid, s in stats.items()}
     assert frames == {"good": 6, "mute": 6, "short_audio": 6, "timed": 6, "long_labels": 6, "odd_fps": 4,
                       "vfr": 6, "yuv444": 6, "grey": 6, "unicode/ünï cødé": 3, "speech": 6,
-                      "nolabels": 6, "tail_cut": 7, "rotated": 6}
+                      "nolabels": 6, "tail_cut": 7, "rotated": 6, "bom_labels": 6, "decimal_comma": 6,
+                      LONG_ID: 6, "../../escape": 6}
     assert stats["mute"]["frames_without_audio"] == 6
     assert 0 < stats["short_audio"]["frames_without_audio"] < 6  # audio stops after 0.2 s
     assert stats["good"]["frames_without_audio"] == 0
@@ -140,7 +153,48 @@ def test_what_the_good_cases_hold(preprocessed, drop):
     assert stats["long_labels"]["labels_beyond_video"] == 34
     warning = f"{drop}/long_labels.csv: 34 labels past the last frame (6 frames) ignored"
     assert "long_labels: done, 6 frames" in done.stderr and f"\nWARNING long_labels: {warning}\n" in done.stderr
-    assert summary["warnings"] == [{"id": "long_labels", "warning": warning}]
+    long_name = "x" * 187 + "~" + hashlib.sha256(LONG_ID.encode()).hexdigest()[:12]
+    assert summary["warnings"] == [
+        {"id": "../../escape", "warning": "recording id '../../escape' is written as '____..__escape' "
+                                          "(a hidden file name otherwise)"},
+        {"id": "long_labels", "warning": warning},
+        {"id": LONG_ID, "warning": f"recording id {LONG_ID!r} is written as {long_name!r} (too long for a "
+                                   f"file name otherwise)"}]
+
+
+@pytest.mark.slow
+def test_labels_with_a_byte_order_mark_or_decimal_commas_are_read_as_written(preprocessed):
+    """Excel's "CSV UTF-8" (a BOM before the header) and ';'-separated decimal commas."""
+    out = preprocessed["manifest"][1]
+    for rid, valence, arousal in (("bom_labels", np.arange(6) / 50, -np.arange(6) / 50),
+                                  ("decimal_comma", np.full(6, 0.1), np.full(6, 0.3))):
+        (features, labels, _), = _read_records(out / "train" / f"{rid}.tfrecord.gz")
+        np.testing.assert_allclose(labels[F.TARGETS].numpy(), np.stack([valence, arousal], -1), atol=1e-6)
+        assert labels[F.LABEL_MASK].numpy().all()
+
+
+@pytest.mark.slow
+def test_ids_are_written_under_visible_names_the_file_system_takes(preprocessed):
+    out = preprocessed["manifest"][1]
+    names = [p.name for p in out.rglob("*") if p.is_file()]
+    assert not [n for n in names if n.startswith(".") or len(n.encode()) > 255]
+    assert (out / "predict" / "____..__escape.tfrecord.gz").is_file()
+    assert [p.name for p in (out / "predict").glob("xxx*")] == [f"{safe_name(LONG_ID)}.tfrecord.gz"]
+    assert not list(out.parent.glob("escape*"))
+
+
+@pytest.mark.slow
+def test_resume_with_other_record_options_is_refused(preprocessed, drop, capsys):
+    """Records made at --crop-size 96 are not resumed into a run asking for 128 (the output
+    would mix both, or claim 128): refused before any work, naming the option and both values."""
+    done, out, summary = preprocessed["clean"]
+    assert summary["settings"]["crop_size"] == 96
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert _preprocess(drop / "clean.csv", out, "--crop-size", "128") == 1
+    assert one_line_error(capsys, "preprocess") == (
+        f"affect-tf preprocess: {out}: its records were made with --crop-size 96, this run asks for "
+        f"--crop-size 128; rerun with --crop-size 96 to resume, or write to another --output")
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
 
 
 # ---------------------------------------------------------------------------- other adapters
@@ -185,6 +239,7 @@ STOPS = [
     ("missing column", "recording,video\na,a.mp4\n", (), "{m}: missing column(s) ['subject']"),
     ("binary manifest", b"\xff\xfe\x00\x81garbage\n", (), "{m}: cannot read the manifest"),
     ("repeated id", "recording,video,subject\na,{v},s\na,{v},s\n", (), "{m}: line 3: recording id 'a' is empty or repeated"),
+    ("header only", "recording,video,subject\n", (), "{m}: no recordings under the header"),
     ("chunk overlap", "recording,video,subject\na,{v},s\n", ("--chunk-frames", "8", "--chunk-overlap", "8"),
      "--chunk-overlap 8 must be in [0, --chunk-frames=8)"),
     ("processor typo", "recording,video,subject\na,{v},s\n", ("--processor", "nope.module:make"),
@@ -201,6 +256,43 @@ def test_preprocess_stops_with_one_line_before_any_work(drop, tmp_path, capsys, 
     assert _preprocess(manifest, out, *extra) == 1
     assert fragment.format(m=manifest) in one_line_error(capsys, "preprocess")
     assert not list(out.rglob("*.tfrecord*"))
+
+
+def test_manifest_and_labels_with_a_byte_order_mark_read_as_without(drop, tmp_path):
+    """Excel's "CSV UTF-8" starts the file with a BOM: not part of the first column's name."""
+    from affect_tf.data import adapters
+
+    labels = _manifest(tmp_path, "\ufeffvalence;arousal\n0,25;-0,5\n0,5;1\n".encode(), name="l.csv")
+    manifest = _manifest(tmp_path, f"\ufeffrecording,video,subject,labels\na,{drop / 'good.mp4'},s,{labels}\n".encode())
+    recording, = adapters.load_manifest("csv", manifest)
+    assert recording.error is None and recording.id == "a"
+    np.testing.assert_allclose(np.stack([recording.valence, recording.arousal], -1), [[0.25, -0.5], [0.5, 1.0]])
+
+
+def test_every_dataset_reads_its_text_files_alike(drop, tmp_path):
+    """One reader for every dataset's label text: an Aff-Wild2 drop and a RECOLA-layout one get
+    the BOM, the decimal commas and the header-only file the CSV manifest gets."""
+    from affect_tf.data import adapters
+
+    video = (drop / "good.mp4").read_bytes()
+    labels = {"bom": "\ufeffvalence;arousal\n0,25;-0,5\n", "comma": "valence,arousal\n0,25,-0,5\n",
+              "header": "valence,arousal\n"}
+    timed = {"bom": "\ufefftime;valence;arousal\n0;0,25;-0,5\n0,5;0,25;-0,5\n",
+             "comma": "time,valence,arousal\n0,0,25,-0,5\n", "header": "time,valence,arousal\n"}
+    for name in labels:
+        for folder in ("aff", "recola"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            (tmp_path / folder / f"{name}.mp4").write_bytes(video)
+        (tmp_path / "aff" / "Train_Set").mkdir(exist_ok=True)
+        (tmp_path / "aff" / "Train_Set" / f"{name}.txt").write_bytes(labels[name].encode())
+        (tmp_path / "recola" / f"{name}.csv").write_bytes(timed[name].encode())
+    for dataset, folder, suffix in (("affwild2", "aff", "Train_Set/{}.txt"), ("recola", "recola", "{}.csv")):
+        found = {r.id: r for r in adapters.load_manifest(dataset, tmp_path / folder)}
+        assert found["bom"].error is None, found["bom"].error
+        np.testing.assert_allclose([found["bom"].valence[0], found["bom"].arousal[0]], [0.25, -0.5])
+        path = str(tmp_path / folder / suffix)
+        assert found["header"].error == f"{path.format('header')}: no label rows under the header"
+        assert found["comma"].error.startswith(f"{path.format('comma')}: line 2 has ")
 
 
 def _colliding_drop(dataset, root, video):
@@ -268,6 +360,77 @@ def test_bad_option_value_is_a_usage_error_not_a_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert info.value.code == 2 and "Traceback" not in err
     assert "affect-tf preprocess: error: argument --workers: invalid int value: 'two'" in err
+
+
+# ---------------------------------------------------------------------------- train
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    """Records written by the real Beam job (with the fake processor: the media do not matter
+    here): ``train/`` holds a labelled recording, ``predict/`` one without labels."""
+    from affect_tf.data import adapters, beam_job
+
+    out = tmp_path_factory.mktemp("records")
+    v = np.linspace(-1, 1, 8, dtype=np.float32)
+    recordings = [
+        adapters.Recording(id="labelled", video="/nowhere/a.mp4", audio=None, subject="a", split="train",
+                           fps=10.0, valence=v, arousal=-v, label_mask=np.ones((8, 2), np.float32)),
+        adapters.Recording(id="unlabelled", video="/nowhere/b.mp4", audio=None, subject="b", split="predict",
+                           fps=10.0)]
+    summary = beam_job.run_preprocess("", "", out, IN_MEMORY[1:], workers=1, recordings=recordings,
+                                      processor="tests.data.fake_processor:ArrayProcessor")
+    assert summary["written"] == 2, summary
+    return out
+
+
+def _train(tmp_path, *args):
+    return cli.main(["train", "--out", str(tmp_path / "run"), "--epochs", "1", *args])
+
+
+@pytest.mark.parametrize("train, val, what", [("train", "predict", "validation"), ("predict", None, "training")])
+def test_train_on_records_without_labels_is_refused(records, tmp_path, capsys, train, val, what):
+    """A model trained or picked on frames without labels learns nothing (val_loss 1.0, CCC 0)."""
+    pattern = str(records / (val or train) / "*")
+    assert _train(tmp_path, "--train", str(records / train / "*"), *(["--val", pattern] if val else [])) == 1
+    assert one_line_error(capsys, "train") == (
+        f"affect-tf train: {pattern}: no labelled frame in the {what} records (1 file, label_mask 0 "
+        f"everywhere): these recordings came without labels (a predict split?)")
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_train_on_a_truncated_record_names_the_file(records, tmp_path, capsys):
+    whole = (records / "train" / "labelled.tfrecord.gz").read_bytes()
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "labelled.tfrecord.gz").write_bytes(whole[:len(whole) // 2])
+    assert _train(tmp_path, "--train", str(tmp_path / "cut" / "*")) == 1
+    assert one_line_error(capsys, "train").startswith(
+        f"affect-tf train: {tmp_path / 'cut' / 'labelled.tfrecord.gz'}: truncated or corrupt record file (")
+
+
+def test_train_on_a_pattern_matching_no_records_says_what_it_matched(tmp_path, capsys):
+    for i in range(10):
+        (tmp_path / f"{i}.csv").write_text("valence,arousal\n0,0\n")
+    assert _train(tmp_path, "--train", str(tmp_path / "*.csv")) == 1
+    assert one_line_error(capsys, "train") == (
+        f"affect-tf train: {tmp_path / '*.csv'}: matches 10 file(s) or folder(s) (0.csv, 1.csv, 2.csv, ...) "
+        f"but no record file (*.tfrecord, *.tfrecord.gz, or a split folder of them)")
+
+
+BAD_CONFIGS = [
+    ("malformed JSON", '{"epochs": 3\n"batch_size": 2}', "not valid JSON: Expecting ',' delimiter at line 2 column 1"),
+    ("wrong type, no type key", '{"epochs": "ten", "learning_rate": -1}', "TrainConfig.epochs must be an integer, got 'ten'"),
+    ("out of range", '{"epochs": 2, "learning_rate": -1}', "TrainConfig.learning_rate must be > 0, got -1"),
+    ("not an object", "[1, 2]", "expected a JSON object {...}, got list"),
+]
+
+
+@pytest.mark.parametrize("case, text, problem", BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+def test_train_bad_config_file_names_the_file_and_the_key(tmp_path, capsys, case, text, problem):
+    config = tmp_path / "config.json"
+    config.write_text(text)
+    assert _train(tmp_path, "--config", str(config), "--train", str(tmp_path / "*")) == 1
+    assert one_line_error(capsys, "train") == f"affect-tf train: {config}: {problem}"
+    assert not (tmp_path / "run").exists()
 
 
 # ---------------------------------------------------------------------------- predict, serve

@@ -75,7 +75,7 @@ def test_failing_recording_is_reported_chunks_are_written_and_rerun_resumes(tmp_
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)  # a hung worker becomes a failure, not a stuck CI
-def test_killed_run_resumes_without_duplicates(tmp_path):
+def test_interrupted_run_says_one_line_and_resumes_without_duplicates(tmp_path):
     root = tmp_path / "drop"
     synthetic.write_synthetic_drop(root, n_subjects=3, n_videos_per_subject=2, seconds=1.0, fps=10.0)
     out = tmp_path / "out"
@@ -91,9 +91,16 @@ def test_killed_run_resumes_without_duplicates(tmp_path):
     while time.time() < deadline and len(_record_files(out)) < 2:
         time.sleep(0.2)
     done_before_kill = len(_record_files(out))
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
-    assert 2 <= done_before_kill < 6, first.stdout.read().decode()[-3000:]
+    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C in a terminal: the launcher and its workers
+    output = first.communicate(timeout=60)[0].decode()
+    assert 2 <= done_before_kill < 6, output[-3000:]
+    # one line says so; no worker prints its KeyboardInterrupt traceback; nothing is left running
+    assert first.returncode == 130 and "Traceback" not in output, output[-3000:]
+    assert output.splitlines()[-1] == "affect-tf preprocess: interrupted"
+    deadline = time.time() + 10
+    while time.time() < deadline and _group_alive(first.pid):
+        time.sleep(0.2)
+    assert not _group_alive(first.pid)
     for path in _record_files(out):  # whatever is there is complete
         assert len(_read_all(path)) == 1
     assert not (out / "summary.json").exists()
@@ -109,6 +116,14 @@ def test_killed_run_resumes_without_duplicates(tmp_path):
         ids += [m[F.RECORDING_ID].numpy().decode() for _, _, m in _read_all(path)]
     assert sorted(ids) == sorted(r.id for r in adapters.load_manifest("affwild2", root))
     assert "resumed" in second.stderr  # progress lines name each recording
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _bytes_by_name(out):
