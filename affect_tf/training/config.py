@@ -48,10 +48,17 @@ class TrainConfig(Config):
     shuffle: bool = True
     tensorboard: bool = True
     jit_compile: bool = False
+    # L_afc's class balancing (affect_tf.losses.AFC_BALANCES): "per_class" is 000 eq. 5 / 001
+    # eq. 14 as written, "inverse_frequency" the authors' code (the default before issue 24)
+    afc_balance: str = "per_class"
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"TrainConfig.strategy {self.strategy!r}: expected one of {STRATEGIES}")
+        from affect_tf.losses import AFC_BALANCES
+
+        if self.afc_balance not in AFC_BALANCES:
+            raise ValueError(f"TrainConfig.afc_balance {self.afc_balance!r}: expected one of {AFC_BALANCES}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer {self.optimizer!r}: expected one of {OPTIMIZERS}")
         for name in ("epochs", "batch_size", "window"):
