@@ -45,6 +45,13 @@ class TrainConfig(Config):
     seed: int = 0
     warm_start: str | None = None  # .weights.h5 or .keras file to start from
     refit_standardization: bool = False  # warm starts keep the source's feature statistics
+    # model-level fusion (004 §5.4.1): one trained member model per member, in order (.keras files
+    # or `affect-tf train` work directories); their CNN and RNN weights are loaded before training
+    fusion_members: tuple[str, ...] = ()
+    # a model-config field searched as part of the recipe (implicit fusion's alpha grid, 002
+    # §4.2): one run per value, the best on validation kept (affect_tf.training.option_search)
+    search_option: str | None = None
+    search_values: tuple[float, ...] = ()
     shuffle: bool = True
     tensorboard: bool = True
     jit_compile: bool = False

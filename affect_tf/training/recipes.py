@@ -134,13 +134,14 @@ def _check_finished(stage: Stage, stage_dir: pathlib.Path) -> bool:
 def run_recipe(train_config: TrainConfig, workdir, train_data, val_data=None, verbose: int = 0):
     """Run every unfinished stage of :func:`recipe_for`; returns the final stage's TrainResult
     (its ``stages`` attribute maps stage folders to their validation metrics)."""
-    from affect_tf.training.trainer import _warm_start, fit_stage, make_data
+    from affect_tf.training.initial_weights import initial_weights
+    from affect_tf.training.trainer import fit_stage, make_data
 
     workdir = pathlib.Path(workdir)
     recipe = recipe_for(train_config)
     if len(recipe) == 1:
         cfg = recipe[0].model
-        init = (lambda model: _warm_start(model, train_config.warm_start)) if train_config.warm_start else None
+        init = initial_weights(train_config)
         return fit_stage(train_config, cfg, workdir,
                          make_data(train_data, train_config, cfg, training=True),
                          make_data(val_data, train_config, cfg, training=False), verbose, init)
