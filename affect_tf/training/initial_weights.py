@@ -2,9 +2,11 @@
 model-level fusion (``TrainConfig.fusion_members``, ``004`` §5.4.1), then a warm start."""
 from __future__ import annotations
 
+from affect_tf.training.fitting import warm_start
+
 
 def initial_weights(train_config):
-    """``init(model)`` for :func:`affect_tf.training.trainer.fit_stage`, or None when nothing is
+    """``init(model)`` for :func:`affect_tf.training.fitting.fit_stage`, or None when nothing is
     loaded."""
     if not train_config.fusion_members and not train_config.warm_start:
         return None
@@ -16,8 +18,6 @@ def initial_weights(train_config):
                                  "model-level fusion (cnn_3rnn_fusion_rnn, cnn_3rnn_fusion_fc)")
             model.load_members(train_config.fusion_members)
         if train_config.warm_start:
-            from affect_tf.training.trainer import _warm_start
-
-            _warm_start(model, train_config.warm_start)
+            warm_start(model, train_config.warm_start)
 
     return init

@@ -45,7 +45,8 @@ def train(train_config: TrainConfig, workdir, train_data, val_data=None, verbose
     Implicit fusion on records without its auxiliary modality is the mono-modal GRU baseline
     whatever alpha is (the auxiliary loss is masked out): that is said once, and the search, which
     would train the same model once per value, is skipped."""
-    from affect_tf.training.trainer import make_data, search_model_option, train_and_evaluate
+    from affect_tf.training.fitting import make_data
+    from affect_tf.training.trainer import search_model_option, train_and_evaluate
 
     search = train_config.search_option and len(train_config.search_values) > 1
     single = train_config.replace(search_option=None, search_values=())
