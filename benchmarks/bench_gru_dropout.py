@@ -1,6 +1,7 @@
 """004 §6.1's GRU "dropout 0.8" under both readings on the synthetic drop (issue 24).
 
-    .venv310/bin/python -m benchmarks.bench_gru_dropout RECORDS [--seeds 0,1] [--workdir DIR]
+    .venv310/bin/python -m benchmarks.bench_gru_dropout RECORDS [--seeds 0,1] [--rates 0.2,0.8]
+        [--workdir DIR]
 
 ``RECORDS``: a preprocessed synthetic drop (``Split-train/*``, ``Split-validation/*`` as the TFX
 ExampleGen writes them, e.g. ``affect-tf run``'s ``tfx/DropExampleGen_0/examples/1``). The
@@ -20,13 +21,14 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-READINGS = {"keep probability 0.8 (rate 0.2)": 0.2, "drop rate 0.8": 0.8}
+READINGS = {0.2: "keep probability 0.8 (rate 0.2)", 0.8: "drop rate 0.8"}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("records")
     parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--rates", default="0.2,0.8", help="GRU drop rates to run (0.2: keep 0.8; 0.8: rate 0.8)")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args(argv)
 
@@ -45,7 +47,8 @@ def main(argv=None):
 
     from affect_tf.training import train_and_evaluate
 
-    for label, rate in READINGS.items():
+    for rate in (float(r) for r in args.rates.split(",")):
+        label = READINGS.get(rate, f"drop rate {rate}")
         for seed in (int(s) for s in args.seeds.split(",")):
             cfg = default_train_config(seed=seed)
             cfg = cfg.replace(model=cfg.model.replace(rnn_layers=2, rnn_dropout=rate))

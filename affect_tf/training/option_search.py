@@ -42,6 +42,7 @@ def train(train_config: TrainConfig, workdir, train_data, val_data=None, verbose
     validation value (:func:`~affect_tf.training.trainer.search_model_option`). Returns
     ``(result, {value: score})``, the scores empty without a search.
 
+    Without validation data the model config's own value is trained, with a warning.
     Implicit fusion on records without its auxiliary modality is the mono-modal GRU baseline
     whatever alpha is (the auxiliary loss is masked out): that is said once, and the search, which
     would train the same model once per value, is skipped."""
@@ -58,10 +59,12 @@ def train(train_config: TrainConfig, workdir, train_data, val_data=None, verbose
                       f"auxiliary loss is masked out and this trains the mono-modal GRU baseline "
                       f"(alpha has no effect{'; its search is skipped' if search else ''})", stacklevel=2)
         search = False
+    elif search and val_data is None:
+        name = train_config.search_option
+        warnings.warn(f"{train_config.preset}: no validation data to search {name} on: training "
+                      f"{name}={getattr(single.model_config(), name)} only", stacklevel=2)
+        search = False
     if not search:
         return train_and_evaluate(single, workdir, train_data, val_data, verbose), {}
-    if val_data is None:
-        raise ValueError(f"{train_config.preset}: searching {train_config.search_option} needs validation "
-                         f"data; give it, or pin one value (--{train_config.search_option} V)")
     return search_model_option(single, workdir, train_config.search_option, train_config.search_values,
                                train_data, val_data, verbose)

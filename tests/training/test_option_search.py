@@ -61,3 +61,9 @@ def test_speech_only_records_say_so_once_and_train_once(tmp_path):
     assert len([w for w in caught if "no visual features" in str(w.message)]) == 1
     assert scores == {} and not list(tmp_path.glob("alpha=*"))
     assert (tmp_path / "model.keras").exists() and result.model.config.alpha == 0.5
+
+
+def test_without_validation_data_the_configs_value_is_trained(tmp_path):
+    with pytest.warns(UserWarning, match="no validation data to search alpha on: training alpha=0.5 only"):
+        result, scores = option_search.train(_cfg(), tmp_path, _data(True))
+    assert scores == {} and result.model.config.alpha == 0.5 and not list(tmp_path.glob("alpha=*"))
