@@ -9,9 +9,11 @@ Arrays in, numbers out: reading exported models and records, and plotting, live 
 * Post-processing as in ``004`` §6.3: an optional median filter (:mod:`affect_tf.postprocess`)
   over each recording's per-frame predictions, with one window per dimension (the paper used 81
   frames for valence, 3 for arousal), chosen on validation data by :func:`choose_median_window`.
-* Per-utterance metrics (``004`` §5, OMG-Emotion): each recording (utterance) gets the mean or
-  median of its per-frame predictions and the mean of its labelled frames; the metrics are then
-  computed across utterances.
+* Per-utterance metrics (``004`` §5, OMG-Emotion): each recording (utterance) is cut into
+  sequences of ``utterance_sequence`` frames, each sequence gets the median (or mean) of its
+  per-frame predictions, the utterance the mean of those (``004`` §1, §7:
+  :func:`affect_tf.postprocess.aggregate`), and the mean of its labelled frames as its label; the
+  metrics are then computed across utterances.
 * Blessing: a candidate is blessed when its score (mean of valence and arousal of the chosen
   metric and level) reaches an absolute floor and beats the current blessed model, evaluated on
   the same held-out data, by at least ``margin``.
@@ -39,7 +41,9 @@ class EvaluationConfig(Config):
     """How candidates are scored and blessed.
 
     ``median_window``: median-filter lengths (valence, arousal) in frames; 1 = no filtering.
-    ``utterance_aggregate``: "mean" or "median" of the per-frame predictions of an utterance.
+    ``utterance_aggregate``: "mean" or "median" of the per-frame predictions of each sequence.
+    ``utterance_sequence``: frames per sequence of an utterance (80, ``004`` §6.1); 0: the whole
+    utterance is one sequence (the median over the utterance, the behaviour before issue 24).
     ``metric``/``level``: the score used for blessing (mean over valence and arousal).
     ``margin``: how much the candidate must beat the current blessed model by.
     ``floor``: the least score a model must reach to be blessed at all.
@@ -47,6 +51,7 @@ class EvaluationConfig(Config):
 
     median_window: tuple[int, int] = (1, 1)
     utterance_aggregate: str = "median"
+    utterance_sequence: int = 80
     metric: str = "ccc"
     level: str = "frame"
     margin: float = 0.01
@@ -61,6 +66,8 @@ class EvaluationConfig(Config):
             raise ValueError(f"utterance_aggregate must be mean or median, got {self.utterance_aggregate!r}")
         if len(self.median_window) != 2 or any(int(w) < 1 or int(w) % 2 == 0 for w in self.median_window):
             raise ValueError(f"median_window must be two odd lengths >= 1, got {self.median_window!r}")
+        if self.utterance_sequence < 0:
+            raise ValueError(f"utterance_sequence must be >= 0 frames, got {self.utterance_sequence}")
 
 
 @dataclasses.dataclass
@@ -120,25 +127,26 @@ def frame_metrics(recordings: Iterable[RecordingPredictions]) -> dict:
     return out
 
 
-def utterance_values(recording: RecordingPredictions,
-                     aggregate: str = "median") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(prediction, label, mask) per dimension for one utterance: aggregated over labelled frames."""
+def utterance_values(recording: RecordingPredictions, aggregate: str = "median",
+                     sequence_frames: int = 80) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prediction, label, mask) per dimension for one utterance: the prediction aggregated over
+    labelled frames by :func:`affect_tf.postprocess.aggregate`, the label their mean."""
     pred = np.zeros(2)
     label = np.zeros(2)
     mask = np.zeros(2)
-    reduce = np.median if aggregate == "median" else np.mean
     for d in range(2):
         known = recording.label_mask[:, d] > 0
         if known.any():
-            pred[d] = reduce(recording.predictions[known, d])
+            pred[d] = postprocess.aggregate(recording.predictions[:, d], known, aggregate, sequence_frames or None)
             label[d] = np.mean(recording.labels[known, d])
             mask[d] = 1.0
     return pred, label, mask
 
 
-def utterance_metrics(recordings: Iterable[RecordingPredictions], aggregate: str = "median") -> dict:
+def utterance_metrics(recordings: Iterable[RecordingPredictions], aggregate: str = "median",
+                      sequence_frames: int = 80) -> dict:
     """Metrics across utterances (one value per recording), as for OMG-Emotion (``004`` §5)."""
-    rows = [utterance_values(rec, aggregate) for rec in recordings]
+    rows = [utterance_values(rec, aggregate, sequence_frames) for rec in recordings]
     if not rows:
         raise ValueError("no recordings to evaluate")
     preds, labels, masks = (np.stack(x) for x in zip(*rows))
@@ -161,7 +169,7 @@ def evaluate_recordings(recordings: Iterable[RecordingPredictions], config: Eval
         "config": config.to_dict(),
         "recordings": len(processed),
         "frame": frame_metrics(processed),
-        "utterance": utterance_metrics(processed, config.utterance_aggregate),
+        "utterance": utterance_metrics(processed, config.utterance_aggregate, config.utterance_sequence),
     }
     report["score"] = {"metric": config.metric, "level": config.level,
                        "value": score(report, config.metric, config.level)}

@@ -2,7 +2,8 @@
 
 The TensorFlow and matplotlib side of evaluation; the scoring itself is the pure
 :mod:`affect_tf.evaluation`. Used by the TFX evaluator (``components/evaluator.py``), the TFX
-``run_fn`` (choosing the median window on validation records) and the tests.
+``run_fn``, ``affect-tf train`` and ``affect-tf fuse`` (choosing the median window on validation
+records, ``004`` §6.3) and the tests.
 """
 from __future__ import annotations
 
@@ -136,6 +137,28 @@ def choose_median_window_on_records(model_dir: str, files: list[str], batch_size
     record files (``004`` §6.3); ``run_fn`` stores it in the export metadata."""
     return choose_median_window(collect_predictions(saved_model_predictor(model_dir),
                                                     record_batches(files, batch_size)))
+
+
+def store_median_window(version_dir, files: list[str]) -> tuple[int, int]:
+    """Choose the median window on (validation) record files with
+    :func:`choose_median_window_on_records` and store it as the export metadata's
+    ``median_window``, which ``predict`` and the evaluator apply (``run_fn``, ``affect-tf fuse``)."""
+    window = choose_median_window_on_records(str(version_dir), files)
+    export.update_metadata(version_dir, {"median_window": list(window)})
+    return window
+
+
+def median_window_of_model(model, files: list[str]) -> tuple[int, int]:
+    """:func:`choose_median_window_on_records` for a Keras model (``affect-tf train``): the model
+    is exported to a temporary folder, so the window is chosen on exactly what will be served."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="median-window-") as tmp:
+        version_dir = export.export_for_serving(model, tmp, version=1)
+        return choose_median_window_on_records(str(version_dir), files)
+
+
+POSTPROCESS_FILE = "postprocess.json"  # beside a trained model.keras: what `affect-tf export` ships
 
 
 def config_with_export_window(raw: dict, model_dir: str) -> EvaluationConfig:

@@ -6,7 +6,7 @@ A batch from the reader is ``(features, labels)`` (plus ``meta`` when ids are ke
 * ``features[FACE]``       float32 (B, T, S, S, 3), aligned face crop scaled to [-1, 1]
 * ``features[LANDMARKS]``  float32 (B, T, 68, 2), landmarks in crop coordinates scaled to [-1, 1]
 * ``features[FACE_MASK]``  float32 (B, T), 1 where a face was found
-* ``features[MEL]``        float32 (B, T, 128, 128), mel window in dB (max 0, floor -80),
+* ``features[MEL]``        float32 (B, T, 128, 128), mel window in dB (re power 1.0, floor -80),
   axes (mels, STFT frames)
 * ``features[EGEMAPS]``    float32 (B, T, EGEMAPS_DIM), eGeMAPS LLDs pooled over the frame's span
 * ``features[AUDIO_MASK]`` float32 (B, T), 1 where the recording has audio for the frame

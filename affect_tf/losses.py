@@ -31,18 +31,21 @@ def ccc_loss(y_true, y_pred, mask=None):
     return 1.0 - (cccs[0] + cccs[1]) / 2.0
 
 
+def _label_bins(y_true, n_bins, value_range):
+    lo, hi = value_range
+    bins = ops.floor((y_true - lo) / (hi - lo) * n_bins)
+    return ops.cast(ops.clip(bins, 0, n_bins - 1), "int32")
+
+
 def balance_weights(y_true, mask, n_bins=N_BALANCE_BINS, value_range=(-1.0, 1.0)):
     """Per-sample weights that give every non-empty label bin the same total weight.
 
     The labels are cut into ``n_bins`` equal bins over ``value_range``; a sample in a bin holding
     ``k_i`` of the ``n`` valid samples gets weight ``n / (B k_i)``, where ``B`` is the number of
-    non-empty bins, so the weights sum to ``n``. This is the class balancing of ``001`` eq. 14 (and
-    the inverse-frequency weights of the authors' code), applied inside the weighted statistics.
+    non-empty bins, so the weights sum to ``n``. The inverse-frequency weights of the authors'
+    code (``AFC_BALANCES``: ``"inverse_frequency"``), applied inside the weighted statistics.
     """
-    lo, hi = value_range
-    bins = ops.floor((y_true - lo) / (hi - lo) * n_bins)
-    bins = ops.cast(ops.clip(bins, 0, n_bins - 1), "int32")
-    one_hot = ops.one_hot(bins, n_bins) * ops.expand_dims(mask, -1)
+    one_hot = ops.one_hot(_label_bins(y_true, n_bins, value_range), n_bins) * ops.expand_dims(mask, -1)
     axes = tuple(range(len(one_hot.shape) - 1))
     counts = ops.sum(one_hot, axis=axes)
     n = ops.sum(mask)
@@ -52,26 +55,57 @@ def balance_weights(y_true, mask, n_bins=N_BALANCE_BINS, value_range=(-1.0, 1.0)
 
 
 AFC_TERMS = ("rmse", "pcc", "ccc", "icc")  # 001 eq. 14-18
-AEG_AFC_TERMS = ("mse", "pcc", "ccc")  # 000 eq. 5
+AEG_AFC_TERMS = ("rmse", "pcc", "ccc")  # 000 eq. 5-8: eq. 6's "MSE" has a square root
+# How L_afc balances the label classes. "per_class": the equations (000 eq. 5, 001 eq. 14) as
+# written, sum_i k_i/K (terms on class i); "inverse_frequency": the authors' code, every statistic
+# weighted by balance_weights; "none": plain statistics over the batch.
+AFC_BALANCES = ("per_class", "inverse_frequency", "none")
 
 
-def afc_loss(y_true, y_pred, mask=None, balance=True, value_range=(-1.0, 1.0), terms=AFC_TERMS):
-    """L_afc of ``001`` eq. 14-18 (``terms=AEG_AFC_TERMS``: ``000`` eq. 5), averaged over valence
-    and arousal.
+def _terms(stats, terms):
+    total = 0.0
+    for term in terms:
+        value = metrics.from_statistics(term, stats)
+        total = total + (value if term in ("rmse", "mse") else 1.0 - value)
+    return total
 
-    Per dimension the sum of ``terms``: error terms (``rmse``, ``mse``) as they are, agreement
-    terms (``pcc``, ``ccc``, ``icc``) as ``1 - r`` so that the loss falls as agreement rises (the
-    papers maximise them); every statistic weighted by :func:`balance_weights` when ``balance`` is
-    set. 0 for a perfect prediction.
+
+def afc_loss(y_true, y_pred, mask=None, balance="per_class", value_range=(-1.0, 1.0), terms=AFC_TERMS):
+    """L_afc of ``001`` eq. 14-18 (``terms=AEG_AFC_TERMS``: ``000`` eq. 5-8), averaged over
+    valence and arousal.
+
+    The terms: error terms (``rmse``, ``mse``) as they are, agreement terms (``pcc``, ``ccc``,
+    ``icc``) as ``1 - r`` so that the loss falls as agreement rises (the papers maximise them);
+    0 for a perfect prediction. ``000`` eq. 6 names its term MSE but writes a square root, like
+    ``001`` eq. 15: both families use RMSE.
+
+    ``balance`` (one of ``AFC_BALANCES``):
+
+    * ``"per_class"`` (default), the equations as written: per dimension the labels are cut into
+      K = 10 classes (equal bins over ``value_range``), the terms are computed over the ``k_i``
+      samples of each class i and summed with the weights ``k_i / N`` (``N`` valid samples, the
+      "normalisation factor" that makes the weights sum to 1). Where a class's labels are all equal
+      (categorical corpora such as EmoDB) its correlation terms are 0, so within such classes only
+      the error term drives the gradient.
+    * ``"inverse_frequency"``: every statistic over the whole batch, weighted by
+      :func:`balance_weights` (the authors' code; the default before issue 24).
+    * ``"none"``: plain statistics over every valid sample.
     """
+    if balance not in AFC_BALANCES:
+        raise ValueError(f"afc balance {balance!r}: expected one of {AFC_BALANCES}")
     total = 0.0
     parts = _split(y_true, y_pred, mask)
     for t, p, m in parts:
-        w = balance_weights(t, m, value_range=value_range) if balance else m
-        stats = metrics.sufficient_statistics(t, p, w)
-        for term in terms:
-            value = metrics.from_statistics(term, stats)
-            total = total + (value if term in ("rmse", "mse") else 1.0 - value)
+        if balance == "per_class":
+            classes = ops.one_hot(_label_bins(t, N_BALANCE_BINS, value_range), N_BALANCE_BINS)
+            classes = classes * ops.expand_dims(m, -1)
+            axes = tuple(range(len(classes.shape) - 1))
+            stats = metrics.sufficient_statistics(ops.expand_dims(t, -1), ops.expand_dims(p, -1), classes, axes)
+            share = stats[0] / ops.maximum(ops.sum(m), metrics.EPSILON)
+            total = total + ops.sum(share * _terms(stats, terms))
+        else:
+            w = balance_weights(t, m, value_range=value_range) if balance == "inverse_frequency" else m
+            total = total + _terms(metrics.sufficient_statistics(t, p, w), terms)
     return total / len(parts)
 
 

@@ -1,6 +1,8 @@
 """Post-processing of per-frame predictions (``004`` §6.3, §7): median filtering per dimension,
-smoothing of per-utterance predictions, per-utterance mean/median aggregation, and choosing each
-step only when it raises the validation CCC. NumPy/SciPy only (runs after the model, on any
+per-utterance aggregation (median per sequence, then the mean over the utterance's sequences), and
+choosing the filter only when it raises the validation CCC. The paper's second step, smoothing
+the per-utterance values across the consecutive utterances of a video, is not done: our records
+are single recordings, without the video they were cut from. NumPy/SciPy only (runs after the model, on any
 backend).
 
 This is the one median filter of the project: the evaluator, ``serving.predict`` and
@@ -36,31 +38,23 @@ def median_filter_per_dimension(predictions, windows=(81, 3)) -> np.ndarray:
     return np.stack([median_filter(predictions[:, d], w) for d, w in enumerate(windows)], axis=-1)
 
 
-def smooth_utterances(values, window: int = 3) -> np.ndarray:
-    """Centred moving average over consecutive utterances of one video (axis 0); the ends average
-    the neighbours that exist."""
-    values = np.asarray(values, dtype="float64")
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"smoothing window must be a positive odd number, got {window}")
-    half = window // 2
-    out = np.empty_like(values)
-    for i in range(len(values)):
-        out[i] = values[max(0, i - half): i + half + 1].mean(axis=0)
-    return out
-
-
-def aggregate(predictions, mask=None, how: str = "median") -> np.ndarray:
-    """One (valence, arousal) per utterance from its (T, 2) per-frame predictions (004 §5.1)."""
+def aggregate(predictions, mask=None, how: str = "median", sequence_frames: int | None = None) -> np.ndarray:
+    """One value per utterance from its per-frame predictions (axis 0), as ``004`` §1 and §5
+    describe it: the utterance is cut into sequences of ``sequence_frames`` consecutive frames,
+    each sequence gets the median (or mean, ``how``) of its valid frames, and the utterance value
+    is the mean of those (§7: the median per sequence did best). ``sequence_frames=None``: the
+    whole utterance is one sequence."""
     predictions = np.asarray(predictions, dtype="float64")
-    if mask is not None:
-        predictions = predictions[np.asarray(mask).astype(bool)]
-    if len(predictions) == 0:
+    valid = np.ones(len(predictions), bool) if mask is None else np.asarray(mask).astype(bool)
+    if how not in ("median", "mean"):
+        raise ValueError(f"how must be 'median' or 'mean', got {how!r}")
+    if not valid.any():
         raise ValueError("no valid frame to aggregate")
-    if how == "median":
-        return np.median(predictions, axis=0)
-    if how == "mean":
-        return predictions.mean(axis=0)
-    raise ValueError(f"how must be 'median' or 'mean', got {how!r}")
+    reduce = np.median if how == "median" else np.mean
+    step = int(sequence_frames) if sequence_frames else len(predictions)
+    values = [reduce(predictions[i:i + step][valid[i:i + step]], axis=0)
+              for i in range(0, len(predictions), step) if valid[i:i + step].any()]
+    return np.mean(values, axis=0)
 
 
 def choose_median_windows(predictions, labels, label_masks=None, candidates=MEDIAN_WINDOWS):

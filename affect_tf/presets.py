@@ -111,19 +111,29 @@ def parameter_counts(preset: Preset) -> tuple[int, int]:
     return _counts(preset.config.built_model())
 
 
-def describe(preset: Preset) -> str:
-    """One line: name, paper, training/inference parameters, input shapes; for presets with the
-    paper's counts, ours counted the paper's way beside the paper's (and the relative gap)."""
+def summary(preset: Preset) -> dict:
+    """A preset's built model in numbers: ``train`` and ``inference`` parameter counts,
+    ``inputs`` (shapes, ``T`` for the sequence axis) and ``paper_convention``: ((ours, paper)
+    for training and inference) counted the paper's way, for presets with the paper's counts."""
     model = preset.config.built_model()
     train, infer = _counts(model)
-    shapes = " ".join(
+    inputs = " ".join(
         f"{k}={'x'.join('T' if d is None else str(d) for d in v)}"
         for k, v in preset.config.input_shapes().items()
     )
-    line = f"{preset.name}\t{preset.paper}\ttrain={train:,}\tinference={infer:,}\t{shapes}"
+    paper = None
     if preset.paper_counts and preset.count_as_paper:
-        ours = preset.count_as_paper(model)
+        paper = tuple(zip(preset.count_as_paper(model), preset.paper_counts))
+    return {"train": train, "inference": infer, "inputs": inputs, "paper_convention": paper}
+
+
+def describe(preset: Preset) -> str:
+    """One line: name, paper, training/inference parameters, input shapes; for presets with the
+    paper's counts, ours counted the paper's way beside the paper's (and the relative gap)."""
+    row = summary(preset)
+    line = f"{preset.name}\t{preset.paper}\ttrain={row['train']:,}\tinference={row['inference']:,}\t{row['inputs']}"
+    if row["paper_convention"]:
         line += "\tpaper-convention " + " ".join(
             f"{kind}={o:,} (paper {p:,}, {100 * (o - p) / p:+.1f}%)"
-            for kind, o, p in zip(("train", "inference"), ours, preset.paper_counts))
+            for kind, (o, p) in zip(("train", "inference"), row["paper_convention"]))
     return line

@@ -48,7 +48,13 @@ def run(args) -> int:
             train_config = f.read()
     else:
         overrides = {"epochs": args.epochs} if args.epochs else {}
+        if args.fusion_members:  # model-level fusion from trained members (004 §5.4.1)
+            overrides["fusion_members"] = tuple(os.path.abspath(p) for p in args.fusion_members)
         train_config = default_train_config(args.preset, small=args.small, **overrides)
+        if args.alpha is not None:  # implicit fusion: one alpha instead of the preset's grid
+            from affect_tf.training.option_search import pin_option
+
+            train_config = pin_option(train_config, "alpha", args.alpha)
     evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
     print(f"[2/3] TFX pipeline (LocalDagRunner, ML Metadata in {paths['metadata']})", flush=True)
     progress = None if args.quiet else show_progress()
@@ -82,6 +88,10 @@ def register_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None, help="model preset (default: the main job's small preset)")
     parser.add_argument("--small", action="store_true",
                         help="with --preset: widths divided by 8, same structure and training stages")
+    parser.add_argument("--fusion-members", nargs="+", metavar="MODEL",
+                        help="with a model-level fusion --preset: the trained members' models")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="implicit fusion presets: train this alpha only instead of searching 0.0-1.0")
     parser.add_argument("--train-config", default=None, help="TrainConfig JSON file (overrides --preset)")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="training steps (TFX TrainArgs.num_steps)")

@@ -54,23 +54,53 @@ def test_afc_loss_against_numpy(seed):
             for d in range(2)
         ]
     )
-    assert value(losses.afc_loss(y, x)) == pytest.approx(want, abs=1e-4)
+    assert value(losses.afc_loss(y, x, balance="inverse_frequency")) == pytest.approx(want, abs=1e-4)
     unbalanced = np.mean(
         [np_weighted_terms(x[..., d].ravel(), y[..., d].ravel(), np.ones(200)) for d in range(2)]
     )
-    assert value(losses.afc_loss(y, x, balance=False)) == pytest.approx(unbalanced, abs=1e-4)
+    assert value(losses.afc_loss(y, x, balance="none")) == pytest.approx(unbalanced, abs=1e-4)
 
 
-def test_afc_loss_is_zero_for_perfect_prediction_and_respects_mask():
+def test_afc_loss_per_class_hand_case():
+    # 001 eq. 14-18 / 000 eq. 5-8 by hand: class 0 holds labels -0.95, -0.85 predicted +0.05 each
+    # (rmse 0.05, pcc 1, ccc 0.005 / 0.0075 = 2/3, icc 1); class 7 holds 0.5 predicted 0.7 (rmse
+    # 0.2, one sample: every correlation 0). Weights k_i / N = 2/3 and 1/3.
+    y = np.array([[-0.95, -0.85, 0.5]] * 2, "float32").T[None]
+    x = np.array([[-0.9, -0.8, 0.7]] * 2, "float32").T[None]
+    class0, class7 = 0.05 + 0 + 1 / 3 + 0, 0.2 + 1 + 1 + 1
+    assert value(losses.afc_loss(y, x)) == pytest.approx(2 / 3 * class0 + 1 / 3 * class7, abs=1e-4)  # float32 variances
+    aeg0, aeg7 = 0.05 + 0 + 1 / 3, 0.2 + 1 + 1  # 000 eq. 6 is a root mean square
+    assert value(losses.afc_loss(y, x, terms=losses.AEG_AFC_TERMS)) == pytest.approx(
+        2 / 3 * aeg0 + 1 / 3 * aeg7, abs=1e-4)
+    with pytest.raises(ValueError, match="per_class"):
+        losses.afc_loss(y, x, balance="bins")
+
+
+@pytest.mark.parametrize("balance", ["inverse_frequency", "none"])
+def test_afc_loss_is_zero_for_perfect_prediction_and_respects_mask(balance):
     rng = np.random.default_rng(4)
     y = rng.uniform(-1, 1, (2, 30, 2)).astype("float32")
-    assert value(losses.afc_loss(y, y)) == pytest.approx(0.0, abs=1e-4)
+    assert value(losses.afc_loss(y, y, balance=balance)) == pytest.approx(0.0, abs=1e-4)
     mask = np.ones((2, 30), "float32")
     mask[:, 20:] = 0
     x = y.copy()
     x[:, 20:] = 100.0  # garbage where labels are missing
-    assert value(losses.afc_loss(y, x, mask=mask)) == pytest.approx(0.0, abs=1e-4)
+    assert value(losses.afc_loss(y, x, mask=mask, balance=balance)) == pytest.approx(0.0, abs=1e-4)
     assert value(losses.ccc_loss(y, x, mask=mask)) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_afc_loss_per_class_respects_mask():
+    # per class, a perfect prediction is not 0 (a one-sample class has correlations 0), so the
+    # masked batch is compared with the same loss on the valid frames alone
+    rng = np.random.default_rng(4)
+    y = rng.uniform(-1, 1, (2, 30, 2)).astype("float32")
+    x = (y + rng.normal(0, 0.1, y.shape)).astype("float32")
+    mask = np.ones((2, 30), "float32")
+    mask[:, 20:] = 0
+    garbage = x.copy()
+    garbage[:, 20:] = 100.0
+    assert value(losses.afc_loss(y, garbage, mask=mask)) == pytest.approx(
+        value(losses.afc_loss(y[:, :20], x[:, :20])), abs=1e-5)
 
 
 @pytest.mark.parametrize("loss", [losses.ccc_loss, losses.afc_loss])

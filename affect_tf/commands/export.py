@@ -1,6 +1,7 @@
 """``affect-tf export MODEL.keras BASE_DIR``: SavedModel version + TF Serving configs
 (:func:`affect_tf.export.export_for_serving`, :func:`~affect_tf.export.models_config`,
-:func:`~affect_tf.export.batching_config`)."""
+:func:`~affect_tf.export.batching_config`). The median window ``affect-tf train`` chose on validation
+(``postprocess.json`` beside the model) goes into the export metadata, where ``predict`` reads it."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from affect_tf import export
+    from affect_tf.evaluation_io import POSTPROCESS_FILE
     from affect_tf.files import write_text_atomic
     from affect_tf.models import load_model
 
@@ -33,6 +35,9 @@ def run(args) -> int:
     except Exception as exc:  # keras raises many types; name the file either way
         raise SystemExit(f"cannot load model {args.model}: {exc}") from exc
     metadata = {"source_model": str(args.model)}
+    chosen = pathlib.Path(args.model).parent / POSTPROCESS_FILE  # `affect-tf train`'s median window
+    if chosen.is_file():
+        metadata.update(json.loads(chosen.read_text()))
     if args.metadata:
         metadata.update(json.loads(pathlib.Path(args.metadata).read_text()))
     path = export.export_for_serving(model, args.base_dir, args.version, metadata, args.crop_size)

@@ -1,7 +1,8 @@
 """``affect-tf fuse --member A.keras --member B.keras --records R --out X``: decision-level fusion
 (``004`` eq. 1) of trained models as one servable model, each member weighted per dimension by its
 CCC on the validation records (``R/val*``). Writes ``X/model.keras``, ``X/fusion.json`` and the
-TF Serving export ``X/export/<version>/``."""
+TF Serving export ``X/export/<version>/``, whose metadata holds the median window chosen on the same
+validation records (``004`` §6.3; ``predict`` applies it)."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +43,7 @@ def validation_ccc(model, pattern: str, window: int) -> tuple[float, float]:
 
 def run(args) -> int:
     from affect_tf import export
+    from affect_tf.evaluation_io import store_median_window
     from affect_tf.files import atomic_path, write_text_atomic
     from affect_tf.models import load_model
     from affect_tf.models.cnn_rnn.fusion import fuse_members, fusion_weights
@@ -70,6 +72,7 @@ def run(args) -> int:
               "weights": fusion_weights(cccs).round(4).tolist(),
               "fused_validation_ccc": validation_ccc(fused, val, args.window)}
     version = export.export_for_serving(fused, out / "export", metadata={"decision_fusion": report})
+    report["median_window"] = list(store_median_window(version, [val]))  # 004 §6.3, as in run_fn
     report["export"] = str(version)
     write_text_atomic(out / "fusion.json", json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

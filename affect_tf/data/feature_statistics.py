@@ -81,13 +81,15 @@ def _batches(data, train_config, names):
 def fit_standardization(model, train_config, train_data) -> dict | None:
     """Set the training data's statistics into ``model``'s standardisation layers.
 
-    A warm start keeps the statistics of the model it starts from (they came with its weights)
-    unless ``train_config.refit_standardization``. Returns the statistics set, or None.
+    A warm start (and a fusion starting from trained members) keeps the statistics of the model it
+    starts from (they came with its weights) unless ``train_config.refit_standardization``.
+    Returns the statistics set, or None.
     """
     layers = [layer for layer in model._flatten_layers() if isinstance(layer, FeatureStandardization)]
     if not layers:
         return None
-    if train_config.warm_start and not getattr(train_config, "refit_standardization", False):
+    loaded = train_config.warm_start or getattr(train_config, "fusion_members", ())
+    if loaded and not getattr(train_config, "refit_standardization", False):
         return None
     names = sorted({name for layer in layers for name in layer.names})
     stats = feature_statistics(_batches(train_data, train_config, names), names)

@@ -3,11 +3,20 @@
 * Mel window (``001_…`` §3.4): librosa's power mel-spectrogram of the whole signal
   (``center=True``, zero padding, ``n_fft``/``hop_length`` from :class:`MediaConfig`), the
   ``mel_frames`` STFT columns centred on the frame's timestamp (column ``round(t * sr / hop)``,
-  columns ``c - 64 .. c + 63``), converted to dB with ``librosa.power_to_db(ref=np.max,
-  top_db=80)`` **against the maximum of that window** (the paper uses the whole recording's
-  maximum, which a stream cannot know before the end), so every window has max 0 and floor -80.
+  columns ``c - 64 .. c + 63``), converted to dB (``MediaConfig.mel_reference``):
+
+  - ``"fixed"`` (default): dB against a fixed reference, power 1.0 (a full-scale signal), floor
+    ``-top_db`` (-80). ``001`` §3.4 takes dB against the maximum of the whole recording, which a
+    stream cannot know before the end; a fixed reference keeps what that one keeps: loudness
+    differences within and across recordings, a main arousal cue (the two differ by one offset
+    per recording). What is standardised, and with which statistics: each mel band, with the
+    training split's mean and deviation (:mod:`affect_tf.data.feature_statistics`, as eGeMAPS).
+  - ``"window_max"``: against the maximum of that window (``librosa.power_to_db(ref=np.max,
+    top_db=80)``), so every window has max 0 and floor -80 and absolute loudness is gone (the
+    behaviour before issue 24).
+
   Columns past either end of the recording are padded with the floor (-80 dB), and a window of
-  digital silence is all floor (librosa would give 0 dB for it). The STFT columns equal those of
+  digital silence is all floor (librosa would give 0 dB for it under ``window_max``). The STFT columns equal those of
   ``librosa.feature.melspectrogram`` on the whole signal: column ``j`` is computed from the same
   ``n_fft`` samples of the zero-padded signal.
 * eGeMAPS (``000_…`` §III-D): openSMILE ``eGeMAPSv02`` low-level descriptors (25 values every
@@ -54,13 +63,19 @@ def egemaps_step_samples(sample_rate: int) -> int:
     return int(EGEMAPS_STEP_S * sample_rate + 0.5)  # half up, as openSMILE does (not banker's)
 
 
+MEL_REFERENCES = ("fixed", "window_max")
+
+
 def mel_window_db(power_columns: np.ndarray, left_pad: int, right_pad: int,
-                  top_db: float) -> np.ndarray:
-    """Power mel columns -> dB against their own maximum, floor ``-top_db``, padded with the floor."""
+                  top_db: float, reference: str = "fixed") -> np.ndarray:
+    """Power mel columns -> dB against power 1.0 (``reference="fixed"``) or their own maximum
+    (``"window_max"``), floor ``-top_db``, padded with the floor."""
     import librosa
 
     n_mels = power_columns.shape[0]
-    if power_columns.size and power_columns.max() > 1e-10:
+    if reference == "fixed":
+        db = np.maximum(librosa.power_to_db(power_columns, ref=1.0, top_db=None), -top_db)
+    elif power_columns.size and power_columns.max() > 1e-10:
         db = librosa.power_to_db(power_columns, ref=np.max, top_db=top_db)
     else:  # silence (or nothing): all floor
         db = np.full(power_columns.shape, -top_db, np.float32)
@@ -187,7 +202,7 @@ class AudioFeatureStream:
         cols, lo = self._mel_columns(max(first, 0), stop)
         left = lo - first if cols.shape[1] else cfg.mel_frames
         right = cfg.mel_frames - left - cols.shape[1]
-        return mel_window_db(cols, left, right, cfg.top_db)
+        return mel_window_db(cols, left, right, cfg.top_db, cfg.mel_reference)
 
     # -- eGeMAPS -------------------------------------------------------------------------------
     def _egemaps_until(self, t_end: float):

@@ -48,6 +48,9 @@ class MediaConfig(Config):
     n_fft: int = 2048  # librosa's default: 93 ms at 22.05 kHz
     hop_length: int = 512  # librosa's default: 23.2 ms, so a window spans 2.97 s
     top_db: float = -features.MEL_FLOOR_DB
+    # dB of the mel windows against power 1.0 ("fixed", keeps loudness, 001 §3.4) or against each
+    # window's own maximum ("window_max", before issue 24); affect_tf.media.audio
+    mel_reference: str = "fixed"
     egemaps_context: int = 1  # video frames of audio added before and after the frame's span
     egemaps_block_s: float = 20.0  # openSMILE runs on blocks this long (bounded memory)
     egemaps_margin_s: float = 1.0  # extra audio each side of a block (exact block edges)
@@ -62,5 +65,7 @@ class MediaConfig(Config):
             raise ValueError(f"detector must be one of {DETECTORS}, got {self.detector!r}")
         if self.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.mel_reference not in ("fixed", "window_max"):
+            raise ValueError(f"mel_reference must be 'fixed' or 'window_max', got {self.mel_reference!r}")
         if self.n_mels != features.N_MELS or self.mel_frames != features.MEL_FRAMES:
             raise ValueError("n_mels and mel_frames are fixed by affect_tf.features (128 x 128)")

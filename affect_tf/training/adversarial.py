@@ -57,6 +57,10 @@ class _Trainer(keras.Model):
     def networks(self) -> dict[str, list]:
         raise NotImplementedError
 
+    def _afc(self, targets, pred, mask):
+        balance = (self.train_config or TrainConfig()).afc_balance
+        return losses.afc_loss(targets, pred, mask, balance=balance, terms=self.afc_terms)
+
     def compile_for(self, train_config=None, **kwargs):
         train_config = train_config or self.train_config or TrainConfig()
         self.optimizers = {name: _optimizer(train_config) for name in self.networks()}
@@ -107,7 +111,7 @@ class _Trainer(keras.Model):
         for metric in self.affect_metrics:
             metric.update_state(y[features.TARGETS], pred, mask)
         if "afc" in self.trackers:
-            self.trackers["afc"].update_state(losses.afc_loss(y[features.TARGETS], pred, mask, terms=self.afc_terms))
+            self.trackers["afc"].update_state(self._afc(y[features.TARGETS], pred, mask))
         return self.get_metrics_result()
 
 
@@ -118,7 +122,7 @@ def _variables(*layers_):
 class AEGTrainer(_Trainer):
     """``000``: D minimises ``-L_adv + lambda_afc L_afc(real)`` (eq. 9); G minimises its adversarial
     term + ``lambda_afc L_afc(fake)`` + ``lambda_rec`` times the cycle reconstruction
-    ``|x - G(G(x~))|`` (eq. 2, 10); L_afc is eq. 5 (MSE + COR + CCC).
+    ``|x - G(G(x~))|`` (eq. 2, 10); L_afc is eq. 5-8 (RMSE + COR + CCC).
     Disc (no generator): D's V/A head alone with an l2 loss."""
 
     loss_names = ("d_loss", "g_loss", "g_adv", "d_fake", "rec", "afc")
@@ -154,10 +158,10 @@ class AEGTrainer(_Trainer):
                 z_real = ops.stop_gradient(model.generator.encode(image))
             real = model.discriminator(image, audio, z_real, training=True)
             d_fake = losses.constant_target_bce(fake["critic"], 0.0)
-            d_afc = losses.afc_loss(targets, real["va"], mask, terms=self.afc_terms)
+            d_afc = self._afc(targets, real["va"], mask)
             d_loss = losses.constant_target_bce(real["critic"], 1.0) + d_fake + cfg.lambda_afc * d_afc
             g_adv = losses.constant_target_bce(fake["critic"], 1.0)
-            afc = losses.afc_loss(targets, fake["va"], mask, terms=self.afc_terms)
+            afc = self._afc(targets, fake["va"], mask)
             cycle = model.generator(fake["x_hat"], training=True)[0]
             rec = losses.mean_absolute_error(image, cycle)
             g_loss = g_adv + cfg.lambda_afc * afc + cfg.lambda_rec * rec
@@ -203,7 +207,7 @@ class LatentAdversarialTrainer(_Trainer):
             d_loss = cfg.lambda_d * (losses.constant_target_bce(real["critic"], 1.0) + d_fake
                                      + losses.masked_sparse_cross_entropy(quadrant(targets), real["quadrant"],
                                                                           mask[:, 0] * mask[:, 1]))
-            afc = losses.afc_loss(targets, parts["va"], mask)
+            afc = self._afc(targets, parts["va"], mask)
             g_adv = losses.constant_target_bce(parts["critic"], 1.0)
             rec = losses.mean_absolute_error(image, parts["x_hat"])
             g_loss = cfg.lambda_g * g_adv + cfg.lambda_rec * rec + cfg.lambda_p * afc
@@ -242,7 +246,7 @@ class SequenceTrainer(_Trainer):
         mask = label_mask(x, y)
         with tf.GradientTape() as tape:
             pred = self._predict(x, training=True)[features.TARGETS]
-            afc = losses.afc_loss(y[features.TARGETS], pred, mask)
+            afc = self._afc(y[features.TARGETS], pred, mask)
         self._apply(tape, "predictor", afc)
         return self._report({"afc": afc}, y[features.TARGETS], pred, mask)
 

@@ -47,13 +47,27 @@ class TrainConfig(Config):
     seed: int = 0
     warm_start: str | None = None  # .weights.h5 or .keras file to start from
     refit_standardization: bool = False  # warm starts keep the source's feature statistics
+    # model-level fusion (004 §5.4.1): one trained member model per member, in order (.keras files
+    # or `affect-tf train` work directories); their CNN and RNN weights are loaded before training
+    fusion_members: tuple[str, ...] = ()
+    # a model-config field searched as part of the recipe (implicit fusion's alpha grid, 002
+    # §4.2): one run per value, the best on validation kept (affect_tf.training.option_search)
+    search_option: str | None = None
+    search_values: tuple[float, ...] = ()
     shuffle: bool = True
     tensorboard: bool = True
     jit_compile: bool = False
+    # L_afc's class balancing (affect_tf.losses.AFC_BALANCES): "per_class" is 000 eq. 5 / 001
+    # eq. 14 as written, "inverse_frequency" the authors' code (the default before issue 24)
+    afc_balance: str = "per_class"
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"TrainConfig.strategy {self.strategy!r}: expected one of {STRATEGIES}")
+        from affect_tf.losses import AFC_BALANCES
+
+        if self.afc_balance not in AFC_BALANCES:
+            raise ValueError(f"TrainConfig.afc_balance {self.afc_balance!r}: expected one of {AFC_BALANCES}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer {self.optimizer!r}: expected one of {OPTIMIZERS}")
         for name in ("epochs", "batch_size", "window"):

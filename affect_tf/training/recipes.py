@@ -38,7 +38,8 @@ from affect_tf.files import atomic_path, write_text_atomic
 from affect_tf.models.adversarial.adversarial_model import copy_matching_weights
 from affect_tf.models.adversarial.sequence import LatentSequenceConfig
 from affect_tf.training.config import TrainConfig
-from affect_tf.training.fitting import TrainResult, fit_stage, make_data, warm_start
+from affect_tf.training.fitting import TrainResult, fit_stage, make_data
+from affect_tf.training.initial_weights import initial_weights
 
 RECORDS = "records"  # the run's (features, labels) data, train_config.window frames per sequence
 LATENTS = "latents"  # the cached ZQ latents of the latents stage, cut into n-frame windows
@@ -139,7 +140,7 @@ def run_recipe(train_config: TrainConfig, workdir, train_data, val_data=None, ve
     recipe = recipe_for(train_config)
     if len(recipe) == 1:
         cfg = recipe[0].model
-        init = (lambda model: warm_start(model, train_config.warm_start)) if train_config.warm_start else None
+        init = initial_weights(train_config)
         return fit_stage(train_config, cfg, workdir,
                          make_data(train_data, train_config, cfg, training=True),
                          make_data(val_data, train_config, cfg, training=False), verbose, init)

@@ -16,11 +16,11 @@ import shutil
 import tempfile
 
 from affect_tf.presets import load_config
-from affect_tf.evaluation_io import choose_median_window_on_records
-from affect_tf.export import export_for_serving, update_metadata
+from affect_tf.evaluation_io import store_median_window
+from affect_tf.export import export_for_serving
 from affect_tf.files import atomic_path
 from affect_tf.training.config import TrainConfig
-from affect_tf.training.trainer import train_and_evaluate
+from affect_tf.training import option_search
 
 KERAS_DIR = "Format-Keras"  # sibling of TFX's Format-Serving inside the Model artifact
 
@@ -65,7 +65,7 @@ def run_fn(fn_args):
     workdir = getattr(fn_args, "model_run_dir", None) or os.path.join(
         fn_args.serving_model_dir, os.pardir, "run"
     )
-    result = train_and_evaluate(
+    result, _ = option_search.train(  # a preset's search (implicit fusion's alpha) included
         cfg, workdir, train_data=list(fn_args.train_files),
         val_data=list(fn_args.eval_files) if getattr(fn_args, "eval_files", None) else None,
     )
@@ -80,8 +80,7 @@ def run_fn(fn_args):
     try:
         version_dir = export_for_serving(serving, staging, version=1, metadata=metadata)
         if getattr(fn_args, "eval_files", None):  # 004 §6.3: the median window that helps on validation
-            window = choose_median_window_on_records(str(version_dir), list(fn_args.eval_files))
-            update_metadata(version_dir, {"median_window": list(window)})
+            store_median_window(version_dir, list(fn_args.eval_files))
         if os.path.isdir(target) and not os.listdir(target):
             os.rmdir(target)
         os.rename(version_dir, target)

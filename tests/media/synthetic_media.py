@@ -16,7 +16,8 @@ def face_image(size=256):
 
 def librosa_mel_window(samples, cfg, timestamp):
     """The independent reference for a frame's mel image: librosa's power mel spectrogram of the
-    whole track in dB (ref max, 80 dB range), 128 columns centred on ``timestamp``, -80 outside."""
+    whole track in dB (re power 1.0 floored at -80, or with ``cfg.mel_reference="window_max"``
+    re the window's maximum, 80 dB range), 128 columns centred on ``timestamp``, -80 outside."""
     import librosa
 
     full = librosa.feature.melspectrogram(y=samples, sr=cfg.sample_rate, n_fft=cfg.n_fft,
@@ -24,7 +25,11 @@ def librosa_mel_window(samples, cfg, timestamp):
     centre = int(round(timestamp * cfg.sample_rate / cfg.hop_length))
     cols = [j for j in range(centre - 64, centre + 64) if 0 <= j < full.shape[1]]
     want = np.full((128, 128), -80.0, np.float32)
-    want[:, [j - centre + 64 for j in cols]] = librosa.power_to_db(full[:, cols], ref=np.max, top_db=80)
+    if cfg.mel_reference == "fixed":
+        db = np.maximum(10 * np.log10(np.maximum(full[:, cols], 1e-10)), -80.0)
+    else:
+        db = librosa.power_to_db(full[:, cols], ref=np.max, top_db=80)
+    want[:, [j - centre + 64 for j in cols]] = db
     return want
 
 

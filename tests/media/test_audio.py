@@ -22,18 +22,23 @@ def blocks_of(signal, sizes):
     return out
 
 
-def reference_mel_window(full_power, centre, width=128, top_db=80.0):
-    """The window as the paper describes it, from librosa on the whole signal."""
+def reference_mel_window(full_power, centre, width=128, top_db=80.0, reference="fixed"):
+    """The window from librosa on the whole signal: dB re power 1.0 floored at -80, or (window_max)
+    re the window's maximum."""
     first = centre - width // 2
     cols = [j for j in range(first, first + width) if 0 <= j < full_power.shape[1]]
-    db = librosa.power_to_db(full_power[:, cols], ref=np.max, top_db=top_db)
+    if reference == "fixed":
+        db = np.maximum(10 * np.log10(np.maximum(full_power[:, cols], 1e-10)), -top_db)
+    else:
+        db = librosa.power_to_db(full_power[:, cols], ref=np.max, top_db=top_db)
     out = np.full((full_power.shape[0], width), -top_db, np.float32)
     out[:, [j - first for j in cols]] = db
     return out
 
 
-def test_mel_windows_equal_librosa_on_whole_signal():
-    cfg = MediaConfig(audio_block_s=0.7)  # several STFT blocks inside the signal
+@pytest.mark.parametrize("reference", ["fixed", "window_max"])
+def test_mel_windows_equal_librosa_on_whole_signal(reference):
+    cfg = MediaConfig(audio_block_s=0.7, mel_reference=reference)  # several STFT blocks inside the signal
     signal = speechlike(4.0, SR, seed=1)
     full = librosa.feature.melspectrogram(y=signal, sr=SR, n_fft=cfg.n_fft,
                                           hop_length=cfg.hop_length, n_mels=128)
@@ -42,16 +47,30 @@ def test_mel_windows_equal_librosa_on_whole_signal():
     for k in range(0, int(4.0 * fps) + 3):  # includes frames past the end of the audio
         t = k / fps
         got = stream.mel(t)
-        want = reference_mel_window(full, int(round(t * SR / cfg.hop_length)))
+        want = reference_mel_window(full, int(round(t * SR / cfg.hop_length)), reference=reference)
         assert got.shape == (128, 128) and got.dtype == np.float32
         np.testing.assert_allclose(got, want, atol=2e-3, err_msg=f"frame {k}")
         stream.release_before(t, 1 / fps)
-    assert got.max() <= 1e-4 and got.min() >= -80.0
+    assert got.min() >= -80.0 and (reference == "fixed" or got.max() <= 1e-4)
 
 
-def test_mel_window_of_silence_is_the_floor():
-    stream = AudioFeatureStream([np.zeros(SR * 2, np.float32)], MediaConfig())
+@pytest.mark.parametrize("reference", ["fixed", "window_max"])
+def test_mel_window_of_silence_is_the_floor(reference):
+    stream = AudioFeatureStream([np.zeros(SR * 2, np.float32)], MediaConfig(mel_reference=reference))
     np.testing.assert_array_equal(stream.mel(1.0), -80.0)
+
+
+def test_fixed_reference_keeps_loudness():
+    """001 §3.4 by hand: the same speech 10x quieter is 20 dB lower (above the floor) against a
+    fixed reference; against each window's maximum the two windows are the same."""
+    signal = speechlike(3.0, SR, seed=3)
+    loud, quiet = (AudioFeatureStream([gain * signal], MediaConfig()).mel(1.5) for gain in (1.0, 0.1))
+    above = quiet > -80.0 + 1e-3
+    assert above.mean() > 0.5
+    np.testing.assert_allclose((loud - quiet)[above], 20.0, atol=1e-2)
+    loud, quiet = (AudioFeatureStream([gain * signal], MediaConfig(mel_reference="window_max")).mel(1.5)
+                   for gain in (1.0, 0.1))
+    np.testing.assert_allclose(loud, quiet, atol=1e-3)
 
 
 def pooled_reference(signal, timestamps, duration, context):

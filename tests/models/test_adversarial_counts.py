@@ -1,4 +1,4 @@
-"""``affect-tf presets`` counts the ``001`` presets the way Table 11 does, within 10 % of it."""
+"""``affect-tf presets`` counts the ``001`` presets the way Table 11 does, within 5 % of it."""
 import re
 
 import pytest
@@ -10,7 +10,7 @@ from affect_tf.models.adversarial.adversarial_presets import TABLE_11
 @pytest.mark.parametrize("name", ["vi_de", "vi_des", "avi_cas", "avi_gas",
                                   pytest.param("au_de", marks=pytest.mark.slow),
                                   pytest.param("au_des", marks=pytest.mark.slow)])
-def test_table_11_convention_within_ten_percent(name):
+def test_table_11_convention_within_five_percent(name):
     preset = presets.get_preset(name)
     line = presets.describe(preset)
     found = re.findall(r"(train|inference)=([\d,]+) \(paper ([\d,]+), ([+-][\d.]+)%\)", line)
@@ -19,10 +19,17 @@ def test_table_11_convention_within_ten_percent(name):
     for kind, count, paper, gap in found:
         ours[kind], paper = int(count.replace(",", "")), int(paper.replace(",", ""))
         assert paper == TABLE_11[name if name.startswith("avi") else name.split("_", 1)[1]][kind == "inference"]
-        assert abs(ours[kind] - paper) <= 0.1 * paper, line
+        assert abs(ours[kind] - paper) <= 0.05 * paper, line
         assert float(gap) == pytest.approx(100 * (ours[kind] - paper) / paper, abs=0.06)
     # the table's training and inference rows differ by one D with its real/fake head
     model = preset.config.built_model()
     modality = getattr(preset.config, "modalities", (getattr(preset.config, "modality", None),))[0]
     d = model.get_layer(f"{modality}_discriminator")
     assert ours["train"] - ours["inference"] == d.count_params() + (0 if d.with_critic else 9 * d.filters[-1] + 1)
+
+
+def test_avi_gas_is_larger_than_avi_cas_as_in_table_11():
+    """Table 11: AVi-GaS = AVi-CaS + 263,681. The GMU's eq. 7-8 weights per ZQ entry (W ⊙ ZQ)
+    make GaS the larger; dense h_v, h_s made it 49,465 smaller."""
+    counts = {name: presets.parameter_counts(presets.get_preset(name)) for name in ("avi_cas", "avi_gas")}
+    assert counts["avi_gas"][1] > counts["avi_cas"][1]

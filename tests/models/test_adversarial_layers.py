@@ -12,7 +12,7 @@ def test_gmu_gate_in_open_unit_interval_and_matches_equations():
     rng = np.random.default_rng(0)
     x_v = rng.normal(0, 3, (4, 5, 6)).astype("float32")
     x_s = rng.normal(0, 3, (4, 5, 7)).astype("float32")
-    gmu = GatedMultimodalUnit(3)
+    gmu = GatedMultimodalUnit(3, "dense")
     fused, gate = (ops.convert_to_numpy(t) for t in gmu([x_v, x_s]))
     assert gate.shape == fused.shape == (4, 5, 3)
     assert np.all(gate > 0) and np.all(gate < 1)
@@ -21,6 +21,22 @@ def test_gmu_gate_in_open_unit_interval_and_matches_equations():
     ref = z * np.tanh(x_v @ wv + bv) + (1 - z) * np.tanh(x_s @ ws + bs)
     np.testing.assert_allclose(fused, ref, atol=1e-5)
     np.testing.assert_allclose(gate, z, atol=1e-6)
+
+
+def test_elementwise_gmu_is_eq_5_to_8_as_written():
+    # h_v = tanh(W_v ⊙ x_v): one weight per entry of a (5, 3) map, no bias
+    rng = np.random.default_rng(1)
+    x_v, x_s = rng.normal(0, 2, (2, 4, 5, 3, 3)).astype("float32")
+    gmu = GatedMultimodalUnit(3)
+    fused, gate = (ops.convert_to_numpy(t) for t in gmu([x_v, x_s]))
+    wv, ws = gmu.visual_kernel.numpy(), gmu.sound_kernel.numpy()
+    assert wv.shape == ws.shape == (5, 3, 3)
+    wz, bz = gmu.gate.kernel.numpy(), gmu.gate.bias.numpy()
+    z = 1 / (1 + np.exp(-(np.concatenate([x_v, x_s], -1) @ wz + bz)))
+    np.testing.assert_allclose(fused, z * np.tanh(wv * x_v) + (1 - z) * np.tanh(ws * x_s), atol=1e-5)
+    assert gmu.count_params() == 2 * 5 * 3 * 3 + 6 * 3 + 3
+    with pytest.raises(ValueError, match="4 channels"):
+        GatedMultimodalUnit(3)([x_v[..., :1].repeat(4, -1), x_s])
 
 
 def _sequence(b=2, t=6, d=5, seed=1):
@@ -72,6 +88,6 @@ def test_quadrants_and_zq_plane():
 
 
 def test_layers_round_trip_config():
-    for layer in (GatedMultimodalUnit(3, name="g"), StateAttentionLSTM(4, 3, False, name="s")):
+    for layer in (GatedMultimodalUnit(3, name="g"), GatedMultimodalUnit(3, "dense"), StateAttentionLSTM(4, 3, False, name="s")):
         clone = type(layer).from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()

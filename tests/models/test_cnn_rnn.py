@@ -207,3 +207,19 @@ def test_decision_level_fusion_eq1():
     np.testing.assert_allclose(fused, [[0.25 / 0.75, -0.02 / 0.4]], rtol=1e-6)
     with pytest.raises(ValueError, match="positive"):
         decision_level_fusion(preds, np.zeros((2, 2)))
+
+
+def test_gru_dropout_reads_004_as_a_tf1_keep_probability():
+    """§6.1's "dropout 0.8" after the first GRU layer is TF1's keep probability: 20 % of the
+    activations are dropped in training (rate 0.8, the other reading, stays a config value)."""
+    from affect_tf.models.cnn_rnn.cnn_rnn import RNN_DROPOUT_AS_RATE, GruStack
+
+    for name in CNN_RNN_PRESETS:
+        cfg = presets.get_preset(name).config
+        for member in getattr(cfg, "members", (cfg,)):
+            assert member.rnn_dropout == pytest.approx(0.2), name
+    for rate in (0.2, RNN_DROPOUT_AS_RATE):
+        stack = GruStack(4, 2, rate)
+        stack.build((None, None, 3))
+        dropped = keras.ops.convert_to_numpy(stack.drop(np.ones((200, 50, 4), "float32"), training=True))
+        assert (dropped == 0).mean() == pytest.approx(rate, abs=0.02)

@@ -39,7 +39,8 @@ def test_masked_sparse_cross_entropy_matches_numpy():
 
 
 def test_aeg_affect_loss_is_000_eq_5():
-    """MSE + (1 - COR) + (1 - CCC) per dimension, unweighted here, averaged over V and A."""
+    """RMSE (eq. 6 writes the root) + (1 - COR) + (1 - CCC) per dimension, unweighted here,
+    averaged over V and A."""
     rng = np.random.default_rng(2)
     y, p = rng.uniform(-1, 1, (2, 40, 2)).astype("float32")
     expected = 0.0
@@ -47,8 +48,8 @@ def test_aeg_affect_loss_is_000_eq_5():
         t, q = y[:, d], p[:, d]
         cov = np.mean((t - t.mean()) * (q - q.mean()))
         ccc = 2 * cov / (t.var() + q.var() + (t.mean() - q.mean()) ** 2)
-        expected += np.mean((t - q) ** 2) + (1 - np.corrcoef(t, q)[0, 1]) + (1 - ccc)
-    got = losses.afc_loss(y, p, balance=False, terms=losses.AEG_AFC_TERMS)
+        expected += np.sqrt(np.mean((t - q) ** 2)) + (1 - np.corrcoef(t, q)[0, 1]) + (1 - ccc)
+    got = losses.afc_loss(y, p, balance="none", terms=losses.AEG_AFC_TERMS)
     assert value(got) == pytest.approx(expected / 2, rel=1e-4)
 
 
@@ -72,3 +73,17 @@ def test_aeg_reconstruction_is_the_cycle_of_000_eq_2():
     trainer.compile_for()
     logs = trainer.train_step(({features.FACE: x}, {features.TARGETS: va, features.LABEL_MASK: np.ones_like(va)}))
     assert value(logs["rec"]) == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("balance", ["per_class", "inverse_frequency"])
+def test_trainers_use_the_configured_afc_balance(balance):
+    from affect_tf.training.adversarial import AEGTrainer
+    from affect_tf.training.config import TrainConfig
+
+    rng = np.random.default_rng(3)
+    y, p = rng.uniform(-1, 1, (2, 1, 40, 2)).astype("float32")
+    trainer = AEGTrainer(model=None, train_config=TrainConfig(afc_balance=balance))
+    want = losses.afc_loss(y, p, balance=balance, terms=losses.AEG_AFC_TERMS)
+    assert value(trainer._afc(y, p, None)) == pytest.approx(value(want), rel=1e-6)
+    with pytest.raises(ValueError, match="afc_balance"):
+        TrainConfig(afc_balance="bins")

@@ -30,13 +30,34 @@ def test_per_dimension_windows():
         postprocess.median_filter(x[:, 0], 4)
 
 
-def test_smoothing_and_aggregation():
+def test_aggregation_over_the_whole_utterance():
     v = np.array([[0.0, 1.0], [3.0, 1.0], [6.0, 4.0], [9.0, 4.0]])
-    np.testing.assert_allclose(postprocess.smooth_utterances(v, 3),
-                               [[1.5, 1.0], [3.0, 2.0], [6.0, 3.0], [7.5, 4.0]])
     mask = np.array([1, 1, 0, 1])
     np.testing.assert_allclose(postprocess.aggregate(v, mask, "mean"), v[[0, 1, 3]].mean(0))
     np.testing.assert_allclose(postprocess.aggregate(v, mask, "median"), np.median(v[[0, 1, 3]], 0))
+
+
+def test_utterance_value_is_the_mean_of_sequence_medians():
+    # 004 §1/§7 by hand: 7 frames in sequences of 3 -> [1, 2, 9] [4, 4, 5] [30] (frame 4 masked)
+    v = np.array([1.0, 2.0, 9.0, 4.0, 100.0, 5.0, 30.0])
+    mask = np.array([1, 1, 1, 1, 0, 1, 1])
+    # medians 2, 4.5, 30 -> mean 12.1666...; the median over the utterance would be 4.5
+    assert postprocess.aggregate(v, mask, "median", sequence_frames=3) == pytest.approx((2 + 4.5 + 30) / 3)
+    assert postprocess.aggregate(v, mask, "median") == pytest.approx(4.5)
+    assert postprocess.aggregate(v, mask, "mean", sequence_frames=3) == pytest.approx((4 + 4.5 + 30) / 3)
+
+
+def test_evaluation_reports_the_papers_utterance_value():
+    from affect_tf import evaluation
+
+    rec = evaluation.RecordingPredictions("u", np.stack([np.r_[np.zeros(80), np.ones(40)]] * 2, -1),
+                                          np.zeros((120, 2)), np.ones((120, 2)))
+    # sequences of 80: medians 0 and 1 -> 0.5 (the utterance median would be 0)
+    pred, _, _ = evaluation.utterance_values(rec)
+    np.testing.assert_allclose(pred, [0.5, 0.5])
+    pred, _, _ = evaluation.utterance_values(rec, sequence_frames=0)
+    np.testing.assert_allclose(pred, [0.0, 0.0])
+    assert evaluation.EvaluationConfig().utterance_sequence == 80
 
 
 def test_choose_windows_keeps_filtering_only_when_it_helps():

@@ -10,6 +10,7 @@ import tensorflow as tf
 from affect_tf import cli, features
 from affect_tf.data import schema
 from affect_tf.training import TrainConfig
+from affect_tf.evaluation_io import choose_median_window_on_records
 from affect_tf.export import read_metadata
 from affect_tf.postprocess import MEDIAN_WINDOWS
 from affect_tf.training.tfx_run_fn import run_fn
@@ -60,6 +61,12 @@ def test_train_cli_on_records(records, tmp_path, capsys):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert np.isfinite(metrics["val_mean_ccc"])
     assert (tmp_path / "run" / "model.keras").exists()
+    # 004 §6.3 outside TFX: the median window chosen on validation by run_fn's own function,
+    # shipped by `affect-tf export` into the metadata that `predict` reads
+    chosen = json.loads((tmp_path / "run" / "postprocess.json").read_text())["median_window"]
+    assert cli.main(["export", str(tmp_path / "run" / "model.keras"), str(tmp_path / "export")]) == 0
+    assert read_metadata(tmp_path / "export" / "1")["median_window"] == chosen
+    assert list(choose_median_window_on_records(str(tmp_path / "export" / "1"), [str(records / "val" / "*")])) == chosen
 
 
 @pytest.mark.slow
@@ -123,4 +130,7 @@ def test_fuse_cli_weights_members_by_validation_ccc(records, tmp_path, capsys):
     expected = sum(w * p for w, p in zip(cccs / cccs.sum(0), members))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(fused(feats)[features.TARGETS]), expected, atol=1e-5)
     assert (tmp_path / "fused" / "export" / "1" / "saved_model.pb").exists()
-    assert read_metadata(tmp_path / "fused" / "export" / "1")["decision_fusion"]["weights"] == report["weights"]
+    metadata = read_metadata(tmp_path / "fused" / "export" / "1")
+    assert metadata["decision_fusion"]["weights"] == report["weights"]
+    assert metadata["median_window"] == report["median_window"] == list(choose_median_window_on_records(
+        str(tmp_path / "fused" / "export" / "1"), [str(records / "val" / "*")]))

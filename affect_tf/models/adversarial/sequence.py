@@ -41,6 +41,9 @@ class LatentSequenceConfig(ModelConfig, LatentFrontendFields):
     lstm_units: int = 128
     denoise: bool = True  # how the front ends are trained (degraded inputs or not)
     attention_from_start: bool = False
+    # the GMU's h_v, h_s (eq. 7-8): "elementwise" W ⊙ ZQ as the equations write them, or "dense"
+    # (1x1 convolutions, before issue 24); affect_tf.layers.GatedMultimodalUnit
+    gmu_projection: str = "elementwise"
 
     def __post_init__(self):
         if self.fusion not in FUSIONS:
@@ -85,7 +88,7 @@ class LatentSequenceModel(AdversarialModel):
             setattr(self, f"{m}_generator", generator)
             setattr(self, f"{m}_discriminator", discriminator)
         channels = cfg.latent_shape()[-1]
-        self.gmu = GatedMultimodalUnit(channels, name="gmu") if cfg.fusion == "gmu" else None
+        self.gmu = GatedMultimodalUnit(channels, cfg.gmu_projection, name="gmu") if cfg.fusion == "gmu" else None
         self.latent_encoder = LatentEncoder(cfg.encoder_filters, cfg.features, name="latent_encoder")
         self.lstm = StateAttentionLSTM(cfg.lstm_units, cfg.n_states, cfg.attention, name="lstm")
         self.va_head = layers.Dense(2, name="va_head")

@@ -3,6 +3,7 @@ latter as a function of member estimates and as one servable model of trained me
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import keras
 import numpy as np
@@ -48,7 +49,8 @@ class ModelLevelFusionConfig(ModelConfig):
 class ModelLevelFusion(AffectModel):
     """Model-level fusion + RNN / + FC (``004`` §5.4.1), trainable end to end.
 
-    Start from trained members with :meth:`load_member_weights` (or the trainer's warm start).
+    Start from trained members with :meth:`load_members` (``TrainConfig.fusion_members``,
+    ``affect-tf train --fusion-members``).
     """
 
     standardizes_inputs = False  # each member standardises its own landmarks
@@ -74,13 +76,33 @@ class ModelLevelFusion(AffectModel):
         return {features.TARGETS: self.head(self.fusion(joined, training=training))}
 
     def load_member_weights(self, index: int, path) -> None:
-        """Copy a trained member's weights from a ``.keras`` file or a ``.weights.h5`` file."""
-        member = self.members[index]
+        """Copy a trained member's weights (its CNN, RNN, landmark statistics and unused output
+        layer) from a ``.keras`` file, a folder holding ``model.keras`` (an ``affect-tf train``
+        work directory) or a ``.weights.h5`` file."""
+        member, expected = self.members[index], self.config.members[index]
         path = str(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, "model.keras")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"fusion member {index + 1}: {path}: no such file")
         if path.endswith(".keras"):
-            member.set_weights(keras.saving.load_model(path).get_weights())
+            trained = keras.saving.load_model(path)
+            if getattr(trained, "config", None) != expected:
+                raise ValueError(f"fusion member {index + 1}: {path} holds {getattr(trained, 'config', trained)}, "
+                                 f"but this fusion's member {index + 1} is {expected} (trained with --small?)")
+            member.set_weights(trained.get_weights())
         else:
             member.load_weights(path)
+
+    def load_members(self, paths) -> None:
+        """Every member from its trained model (``004`` §5.4.1: the fused networks are the trained
+        CNN-1RNN / CNN-3RNN; the fusion layers start fresh and the whole ensemble then trains end
+        to end). ``paths``: one per member, in the config's order."""
+        if len(paths) != len(self.members):
+            raise ValueError(f"model-level fusion has {len(self.members)} members, got {len(paths)} "
+                             f"trained models: {', '.join(map(str, paths))}")
+        for index, path in enumerate(paths):
+            self.load_member_weights(index, path)
 
 
 ModelLevelFusionConfig.model_class = ModelLevelFusion
