@@ -39,7 +39,10 @@ class Recording:
     labels came from time stamps and sit on a grid at this rate, so a frame takes the grid point
     at its own time stamp (not its index: on variable-frame-rate video the two drift apart).
     ``labels`` names the annotation file, for messages. ``error`` says why the recording cannot
-    be processed (the job lists it in its errors and runs the others).
+    be processed (the job lists it in its errors and runs the others). ``category`` is the
+    expression label of a face-image set (kept in the records beside valence/arousal);
+    ``face_crops``: the frames are face images, so a frame where no face is detected keeps the
+    whole image as the face (:meth:`affect_tf.media.FacePipeline.process_images`).
     """
 
     id: str
@@ -60,6 +63,8 @@ class Recording:
     label_fps: float | None = None
     labels: str | None = None
     error: str | None = None
+    category: str | None = None
+    face_crops: bool = False
 
     @property
     def n_labels(self) -> int:
@@ -626,7 +631,12 @@ def _read_frame_labels(path, video, fps: float | None) -> dict:
 
 # ---------------------------------------------------------------------------- entry point
 
+from affect_tf.data.affectnet import load_affectnet  # noqa: E402 (they import the names above)
+from affect_tf.data.image_folder import load_image_folder  # noqa: E402
+
 ADAPTERS = {
+    "affectnet": load_affectnet,
+    "image_folder": load_image_folder,
     "omg": load_omg,
     "affwild2": load_affwild2,
     "afew_va": load_afew_va,

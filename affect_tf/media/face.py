@@ -291,6 +291,17 @@ class FaceTracker:
                 self._subject = self._reference
         return lm
 
+    def fit_whole_image(self, image: np.ndarray):
+        """Landmarks (68, 2) fitted inside the whole image, for an image that is itself a face
+        on which detection found none (a tight crop), or None when the fit is implausible."""
+        height, width = image.shape[:2]
+        lm = self.landmarks(image, (0, 0, width, height))
+        if not self._plausible(lm, image.shape):
+            return None
+        self._track = (*lm.min(0), *lm.max(0))
+        self.confidence, self.landmarks_fitted, self._five = 0.0, True, None
+        return lm
+
     def _lose(self):
         self._track = self._box = self._five = None
         self.confidence, self.landmarks_fitted = 0.0, False
