@@ -159,6 +159,11 @@ def run(args) -> int:
     else:
         overrides = {"epochs": args.epochs} if args.epochs else {}
         train_config = default_train_config(args.preset, small=args.small, **overrides)
+    if args.backbone_weights:  # an absolute path: the Trainer runs in another directory
+        from affect_tf.config import config_from_json
+
+        config = config_from_json(train_config) if isinstance(train_config, str) else train_config
+        train_config = config.replace(backbone_weights=os.path.abspath(args.backbone_weights))
     evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
     print(f"[2/3] TFX pipeline (LocalDagRunner, ML Metadata in {paths['metadata']})", flush=True)
     progress = None if args.quiet else _show_progress()
@@ -225,6 +230,8 @@ def register_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--floor", type=float, default=configs.EVALUATION["floor"],
                         help="least CCC to be blessed at all")
     parser.add_argument("--no-warm-start", action="store_true")
+    parser.add_argument("--backbone-weights", metavar="FILE",
+                        help="face CNN weights (.npz of affect-tf pretrain or tools/convert_vgg_face.py)")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--beam-arg", action="append", help="option for the preprocessing Beam job")
     parser.add_argument("--quiet", action="store_true", help="no progress bar over the components")

@@ -7,10 +7,12 @@ and is kept as the records' ``category``. Subject, sequence and frame come from 
 through a regular expression with the named groups ``subject`` and, optionally, ``sequence`` and
 ``frame``: the CK+ names ``S010_006_00000013.png`` (subject ``S010``, sequence ``S010_006``,
 frame 13) are recognised by default; ``ROOT/image_folder.json`` (``{"pattern": "..."}``) sets
-another. The images of one sequence become one short recording, frames in order; an image whose
-name does not match is a recording of its own and its own subject (FER-2013 has no subject ids),
-so splits stay subject-independent. The images are face crops: the Beam job keeps their face
-even where the detector finds none (:meth:`affect_tf.media.FacePipeline.process_images`).
+another. The images of one sequence become one short recording, frames in order. Images whose
+names carry no subject (FER-2013 has no subject ids) are grouped in name order into recordings
+of up to ``UNNAMED_GROUP`` images, ``<category>/images<k>``, each its own subject: one record
+file per image would cost more than the image, and a split cannot know those people anyway. The
+images are face crops: the Beam job detects the face in each image on its own and keeps it even
+where the detector finds none (:meth:`affect_tf.media.FacePipeline.process_images`).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from affect_tf.data.adapters import IMAGE_EXTENSIONS, LayoutError, Recording
 FACE_IMAGE_EXTENSIONS = (*IMAGE_EXTENSIONS, ".tif", ".tiff")
 CKPLUS_PATTERN = r"^(?P<subject>S\d+)_(?P<sequence>\d+)_(?P<frame>\d+)$"
 IMAGE_FPS = 25.0  # nominal: frame i of a sequence sits at i / 25 s
+UNNAMED_GROUP = 100
 
 
 def load_image_folder(root, pattern: str | None = None, table=None) -> list[Recording]:
@@ -81,16 +84,19 @@ def _options(root: pathlib.Path) -> dict:
 
 
 def _sequences(images, names) -> dict[tuple[str, str], list[pathlib.Path]]:
-    """(sequence, subject) -> its images in frame order; an image not matching is its own."""
-    found, order = {}, {}
+    """(sequence, subject) -> its images in frame order; images not matching in groups."""
+    found, order, unnamed = {}, {}, []
     for path in images:
         match = names.match(path.stem)
         if match is None:
-            found[(path.stem, path.stem)] = [path]
+            unnamed.append(path)
             continue
         subject = match["subject"]
         sequence = path.stem[:match.end("sequence")] if "sequence" in names.groupindex else path.stem
         found.setdefault((sequence, subject), []).append(path)
         frame = match["frame"] if "frame" in names.groupindex else None
         order[path] = (0, int(frame), path.name) if frame and frame.isdigit() else (1, 0, path.name)
+    for k in range(0, len(unnamed), UNNAMED_GROUP):
+        name = f"images{k // UNNAMED_GROUP:04d}"
+        found[(name, f"{images[0].parent.name}/{name}")] = unnamed[k:k + UNNAMED_GROUP]
     return {key: sorted(paths, key=lambda p: order.get(p, (1, 0, p.name))) for key, paths in found.items()}

@@ -134,13 +134,22 @@ def _check_finished(stage: Stage, stage_dir: pathlib.Path) -> bool:
 def run_recipe(train_config: TrainConfig, workdir, train_data, val_data=None, verbose: int = 0):
     """Run every unfinished stage of :func:`recipe_for`; returns the final stage's TrainResult
     (its ``stages`` attribute maps stage folders to their validation metrics)."""
+    from affect_tf.training.backbone_weights import load_backbone_weights
     from affect_tf.training.trainer import _warm_start, fit_stage, make_data
 
     workdir = pathlib.Path(workdir)
     recipe = recipe_for(train_config)
+    if train_config.backbone_weights and len(recipe) > 1:
+        raise ValueError(f"{train_config.backbone_weights}: preset {train_config.preset} trains in stages "
+                         "without a face CNN backbone (VGG-Face, ResNet-50, DenseNet-121) to load it into")
     if len(recipe) == 1:
         cfg = recipe[0].model
-        init = (lambda model: _warm_start(model, train_config.warm_start)) if train_config.warm_start else None
+
+        def init(model):
+            if train_config.backbone_weights:
+                load_backbone_weights(model, train_config.backbone_weights)
+            if train_config.warm_start:
+                _warm_start(model, train_config.warm_start)
         return fit_stage(train_config, cfg, workdir,
                          make_data(train_data, train_config, cfg, training=True),
                          make_data(val_data, train_config, cfg, training=False), verbose, init)
