@@ -13,7 +13,7 @@ as the category whose point is nearest.
 Everything goes through the product's own path: ``image_folder`` adapter -> the preprocessing
 Beam job (detection, landmarks, alignment to 96x96 crops, records) -> for the CNN,
 ``train_and_evaluate`` of the CPU-sized per-frame CNN (``vgg_face_cnn --small``: VGG-Face layout
-with widths / 8, landmarks + pool5 -> FC -> valence/arousal), once from random initialisation and
+with widths / 8, landmarks + pool5 -> FC -> valence/arousal; on 48x48 input, see ``CROP``), once from random initialisation and
 once from the backbone that :func:`affect_tf.training.pretrain.pretrain_backbone` (``affect-tf
 pretrain``) learnt on ``--pretrain-root`` (default ``faces/fer2013_subset``, 7,000 FER-2013 crops,
 all of whom are other people), loaded through ``TrainConfig.backbone_weights``. Both runs use the
@@ -44,9 +44,13 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 FACES = REPO.parent / "shared" / "data" / "faces"
 PRESET = "vgg_face_cnn"
 # the fine-tuning recipe, the same for both CNN runs
-FINETUNE = {"epochs": 30, "batch_size": 16, "window": 3, "learning_rate": 1e-3,
-            "early_stopping_patience": 10, "tensorboard": False}
-PRETRAIN_EPOCHS = 8
+FINETUNE = {"epochs": 20, "batch_size": 16, "window": 3, "learning_rate": 1e-3,
+            "early_stopping_patience": 6, "tensorboard": False}
+PRETRAIN_EPOCHS = 6
+# The CNN sees 48x48 crops (both sets are 48x48 images: the records' 96x96 crops are upsampled
+# copies), resized by the reader; a quarter of the compute at 96. Its backbone file also loads
+# into the 96x96 preset (the convolutions do not depend on the input size).
+CROP = 48
 
 
 def ccc(x, y) -> float:
@@ -124,14 +128,15 @@ def baseline_predictions(frames, train, test) -> np.ndarray:
                      for d in range(2)], -1)
 
 
-def cnn_predictions(model_config, train_dir, val_dir, test_dir, workdir, backbone=None, seed=0) -> np.ndarray:
+def cnn_predictions(model_config, train_dir, val_dir, test_dir, workdir, backbone=None, epochs=None) -> np.ndarray:
     """Train the per-frame CNN (from ``backbone`` when given) and predict every test frame, in the
     order of :func:`read_frames` on ``test_dir``."""
     from affect_tf import features as F
     from affect_tf.data import reader
     from affect_tf.training import TrainConfig, train_and_evaluate
 
-    config = TrainConfig(preset=PRESET, model=model_config, backbone_weights=backbone, seed=seed, **FINETUNE)
+    config = TrainConfig(preset=PRESET, model=model_config, backbone_weights=backbone,
+                         **{**FINETUNE, "epochs": epochs or FINETUNE["epochs"]})
     result = train_and_evaluate(config, workdir, train_data=train_dir, val_data=val_dir)
     data = reader.make_dataset(test_dir, window=FINETUNE["window"], batch_size=32,
                                modalities=(F.FACE, F.LANDMARKS), shuffle=False)
@@ -162,6 +167,7 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--max-folds", type=int, default=None, help="run only the first K folds")
     parser.add_argument("--pretrain-epochs", type=int, default=PRETRAIN_EPOCHS)
+    parser.add_argument("--epochs", type=int, default=FINETUNE["epochs"], help="fine-tuning epochs")
     parser.add_argument("--workdir", type=pathlib.Path, default=pathlib.Path("/tmp/bench_real_faces"))
     args = parser.parse_args(argv)
     if bool(args.train_root) != bool(args.test_root):
@@ -174,7 +180,7 @@ def main(argv=None) -> int:
     from affect_tf.training.pretrain import PretrainConfig, pretrain_backbone, record_categories
 
     work = args.workdir
-    model_config = presets.small_config(presets.get_preset(PRESET).config)
+    model_config = presets.small_config(presets.get_preset(PRESET).config).replace(crop_size=CROP)
     started = time.time()
     pretrain_records = preprocess(args.pretrain_root, work / "records" / args.pretrain_root.name)
     backbone = work / "pretrain" / "pretrain.json"
@@ -219,7 +225,7 @@ def main(argv=None) -> int:
         order = np.flatnonzero(test)[np.argsort([frames["file"][i] for i in np.flatnonzero(test)], kind="stable")]
         for name, weights in (("random_init", None), ("pretrained", backbone_file)):
             t = time.time()
-            predictions[name][order] = cnn_predictions(model_config, *dirs, fold / name, weights)
+            predictions[name][order] = cnn_predictions(model_config, *dirs, fold / name, weights, args.epochs)
             seconds[name] += time.time() - t
             print(f"fold {k} {name}: {scores(predictions[name][order], frames['va'][order], frames['category'][order])}",
                   file=sys.stderr, flush=True)

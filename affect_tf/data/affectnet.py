@@ -76,6 +76,7 @@ def _read_csv(path: pathlib.Path, search) -> list[Recording]:
                               f"9 Uncertain, 10 No-Face)")
         category = EXPRESSIONS[code] if code < len(EXPRESSIONS) else None
         no_category += category is None
+        landmarks = _landmarks(row.get("facial_landmarks"), where)
         relative = row["subDirectory_filePath"].strip()
         image = next((folder / relative for folder in search if (folder / relative).is_file()), None)
         rid = relative.rsplit(".", 1)[0]
@@ -87,7 +88,7 @@ def _read_csv(path: pathlib.Path, search) -> list[Recording]:
             id=rid, video=None, audio=None, subject=rid, split=split, fps=1.0,
             valence=np.array([valence], np.float32), arousal=np.array([arousal], np.float32),
             label_mask=np.ones((1, 2), np.float32), label_scale="affectnet:-1..1",
-            frames=(str(image),), landmarks=_landmarks(row.get("facial_landmarks"), where),
+            frames=(str(image),), landmarks=landmarks,
             labels=str(path), category=category, face_crops=True))
     if no_face or no_category:
         warnings.warn(f"{path}: {no_face} rows without a face (valence/arousal -2 or expression 10) "

@@ -41,8 +41,14 @@ def load_image_folder(root, pattern: str | None = None, table=None) -> list[Reco
     if not root.is_dir():
         raise LayoutError(f"{root}: image folder root is not a folder")
     options = _options(root)
-    if table is None:
-        table = circumplex.load_table(root / "circumplex.csv" if (root / "circumplex.csv").exists() else None)
+    try:
+        if table is None:
+            table = circumplex.load_table(root / "circumplex.csv" if (root / "circumplex.csv").exists() else None)
+        points = {folder: circumplex.point(folder.name, table, where=str(folder))
+                  for folder in sorted(p for p in root.iterdir() if p.is_dir())
+                  if any(f.suffix.lower() in FACE_IMAGE_EXTENSIONS for f in folder.iterdir())}
+    except ValueError as err:
+        raise LayoutError(str(err)) from None
     try:
         names = re.compile(pattern or options.get("pattern") or CKPLUS_PATTERN)
     except re.error as err:
@@ -51,12 +57,9 @@ def load_image_folder(root, pattern: str | None = None, table=None) -> list[Reco
     if "subject" not in names.groupindex:
         raise LayoutError(f"{root}: name pattern {names.pattern!r} has no (?P<subject>...) group")
     recordings = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    for folder, (valence, arousal) in points.items():
         images = sorted(p for p in folder.iterdir() if p.suffix.lower() in FACE_IMAGE_EXTENSIONS and p.is_file())
-        if not images:
-            continue
         category = circumplex.canonical(folder.name)
-        valence, arousal = circumplex.point(folder.name, table, where=str(folder))
         for (sequence, subject), frames in sorted(_sequences(images, names).items()):
             n = len(frames)
             recordings.append(Recording(

@@ -115,7 +115,11 @@ class FaceTracker:
 
     @property
     def uses_mtcnn(self) -> bool:
-        return "mtcnn" in self.config.detector
+        return "mtcnn" in self.config.detector and not self.crops
+
+    # True while following face-image crops: MTCNN is for small or turned faces in big frames
+    # (about 1 s per crop here); on a crop where HOG finds nothing, the whole image is the face
+    crops = False
 
     def _mtcnn_model(self):
         if self._mtcnn is None:

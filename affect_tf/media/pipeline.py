@@ -67,8 +67,8 @@ class FacePipeline:
 
         ``face_crops``: each image is itself a face (FER-2013, CK+48, AffectNet crops). Images
         smaller than the crop are first upsampled by a whole factor to at least its size (the
-        detector misses faces under ~80 px), then detected (each image on its own, no tracking),
-        landmarked and aligned as video frames are; where no face is detected, the 68 points are fitted inside the whole image
+        detector misses faces under ~80 px), then detected (each image on its own, no tracking,
+        dlib's detector without the MTCNN fallback), landmarked and aligned as video frames are; where no face is detected, the 68 points are fitted inside the whole image
         and the face aligned on them when they are plausible, else the whole image, resized,
         is the crop with the mean shape as landmarks (``landmarks_fitted`` False). Either way
         the frame keeps its face."""
@@ -124,6 +124,7 @@ class FacePipeline:
         audio = AudioFeatureStream(blocks, cfg)
         has_audio = None
         self.tracker.reset()
+        self.tracker.crops = face_crops
         for index, timestamp, image, given in frames:
             if face_crops:  # each image is its own photograph: detect, never track from the last
                 self.tracker.reset()
