@@ -46,7 +46,7 @@ PRESET = "vgg_face_cnn"
 # the fine-tuning recipe, the same for both CNN runs
 FINETUNE = {"epochs": 20, "batch_size": 16, "window": 3, "learning_rate": 1e-3,
             "early_stopping_patience": 6, "tensorboard": False}
-PRETRAIN_EPOCHS = 6
+PRETRAIN_EPOCHS = 4
 # The CNN sees 48x48 crops (both sets are 48x48 images: the records' 96x96 crops are upsampled
 # copies), resized by the reader; a quarter of the compute at 96. Its backbone file also loads
 # into the 96x96 preset (the convolutions do not depend on the input size).
@@ -139,7 +139,7 @@ def cnn_predictions(model_config, train_dir, val_dir, test_dir, workdir, backbon
                          **{**FINETUNE, "epochs": epochs or FINETUNE["epochs"]})
     result = train_and_evaluate(config, workdir, train_data=train_dir, val_data=val_dir)
     data = reader.make_dataset(test_dir, window=FINETUNE["window"], batch_size=32,
-                               modalities=(F.FACE, F.LANDMARKS), shuffle=False)
+                               modalities=(F.FACE, F.LANDMARKS), shuffle=False, crop_size=model_config.crop_size)
     out = []
     for feats, _ in data:
         pred = result.model(feats, training=False)[F.TARGETS].numpy()
