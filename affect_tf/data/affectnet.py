@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from affect_tf import features
-from affect_tf.data.adapters import LayoutError, Recording, _split_from_name
+from affect_tf.data.recordings import LayoutError, Recording, split_from_name
 
 EXPRESSIONS = ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt")
 NONE, UNCERTAIN, NO_FACE = 8, 9, 10
@@ -56,7 +56,7 @@ def _read_csv(path: pathlib.Path, search) -> list[Recording]:
     missing = [c for c in ("subDirectory_filePath", "expression", "valence", "arousal") if c not in header]
     if missing:
         raise LayoutError(f"{path}: missing column(s) {missing}; AffectNet CSVs have {list(COLUMNS)}")
-    split = _split_from_name(path.stem) or "train"
+    split = split_from_name(path.stem) or "train"
     recordings, no_face, no_category = [], 0, 0
     for line, row in enumerate(rows, start=2):
         where = f"{path}: line {line}"

@@ -23,7 +23,7 @@ import re
 import numpy as np
 
 from affect_tf.data import circumplex
-from affect_tf.data.adapters import IMAGE_EXTENSIONS, LayoutError, Recording
+from affect_tf.data.recordings import IMAGE_EXTENSIONS, LayoutError, Recording
 
 FACE_IMAGE_EXTENSIONS = (*IMAGE_EXTENSIONS, ".tif", ".tiff")
 CKPLUS_PATTERN = r"^(?P<subject>S\d+)_(?P<sequence>\d+)_(?P<frame>\d+)$"

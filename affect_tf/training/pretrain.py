@@ -99,10 +99,10 @@ class FrameCnn(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        from affect_tf import config as config_lib
+        from affect_tf.presets import load_config
 
         config = dict(config)
-        return cls(config_lib.config_from_dict(config.pop("config")), **config)
+        return cls(load_config(config.pop("config")), **config)
 
 
 # ---------------------------------------------------------------------------- records -> frames

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from affect_tf import presets
-from affect_tf.config import config_from_json
 from affect_tf.models.cnn_rnn import backbones
 from affect_tf.models.cnn_rnn.cnn_rnn import CnnRnnConfig
 from affect_tf.models.cnn_rnn.fusion import ModelLevelFusionConfig
@@ -18,9 +17,7 @@ TINY = CnnRnnConfig(taps=("fc",), rnn="none", vgg_filters=(2, 2, 4, 4, 4), fc_un
 
 
 def _built(config):
-    model = config.build()
-    model(presets.dummy_inputs(config))
-    return model
+    return config.built_model()
 
 
 def _saved_frame_cnn(config, path):
@@ -55,7 +52,7 @@ def test_backbone_file_loads_into_every_face_cnn_and_refuses_others(tmp_path):
         bw.load_backbone_weights(model, tmp_path / "nowhere.npz")
     # a TFX/Kubeflow run gets it through the TrainConfig JSON
     config = TrainConfig(preset="vgg_face_cnn", backbone_weights=str(path))
-    assert config_from_json(config.to_json()).backbone_weights == str(path)
+    assert presets.load_config(config.to_json()).backbone_weights == str(path)
 
 
 def test_converted_vgg_face_file_loads_by_layer_name(tmp_path):
