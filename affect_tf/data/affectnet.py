@@ -15,14 +15,13 @@ its own subject.
 """
 from __future__ import annotations
 
-import csv
 import pathlib
 import warnings
 
 import numpy as np
 
 from affect_tf import features
-from affect_tf.data.recordings import LayoutError, Recording, split_from_name
+from affect_tf.data.recordings import LayoutError, Recording, read_table, split_from_name
 
 EXPRESSIONS = ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt")
 NONE, UNCERTAIN, NO_FACE = 8, 9, 10
@@ -46,16 +45,7 @@ def load_affectnet(root) -> list[Recording]:
 
 
 def _read_csv(path: pathlib.Path, search) -> list[Recording]:
-    try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise LayoutError(f"{path}: cannot read the AffectNet CSV ({err})") from err
-    missing = [c for c in ("subDirectory_filePath", "expression", "valence", "arousal") if c not in header]
-    if missing:
-        raise LayoutError(f"{path}: missing column(s) {missing}; AffectNet CSVs have {list(COLUMNS)}")
+    rows = read_table(path, ("subDirectory_filePath", "expression", "valence", "arousal"), "AffectNet CSV", COLUMNS)
     split = split_from_name(path.stem) or "train"
     recordings, no_face, no_category = [], 0, 0
     for line, row in enumerate(rows, start=2):

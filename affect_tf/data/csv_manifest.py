@@ -1,13 +1,13 @@
 """A user's own data as a CSV manifest -> recordings."""
 from __future__ import annotations
 
-import csv
 import pathlib
 
 import numpy as np
 
 from affect_tf.data.recordings import (
-    SPLITS, LayoutError, Recording, column_floats, mask_and_clip, read_rows, recording_or_error, video_fps)
+    SPLITS, LayoutError, Recording, column_floats, mask_and_clip, read_rows, read_table, recording_or_error,
+    video_fps)
 from affect_tf.data.timed_labels import TIME_NAMES, pick_column, read_timed_labels, resample_to_frames
 
 CSV_REQUIRED = ("recording", "video", "subject")
@@ -27,16 +27,7 @@ def load_csv_manifest(path) -> list[Recording]:
     path = pathlib.Path(path)
     if not path.is_file():
         raise LayoutError(f"{path}: manifest CSV not found")
-    try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise LayoutError(f"{path}: cannot read the manifest ({err})") from err
-    missing = [c for c in CSV_REQUIRED if c not in header]
-    if missing:
-        raise LayoutError(f"{path}: missing column(s) {missing}; required {list(CSV_REQUIRED)}")
+    rows = read_table(path, CSV_REQUIRED, "manifest")
     recordings, seen = [], set()
     for line, row in enumerate(rows, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k}  # short rows read as None

@@ -197,3 +197,19 @@ def video_fps(path) -> float:
             return float(rate)
     except (av.error.FFmpegError, IndexError, OSError) as err:
         raise LayoutError(f"{path}: cannot read the frame rate ({err})") from err
+
+
+def read_table(path: pathlib.Path, required, what: str, known=None) -> list[dict]:
+    """Rows (dicts by header name) of a CSV ``what`` with its ``required`` columns; the error
+    names the file, the missing columns and ``known`` (all the columns the format has)."""
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise LayoutError(f"{path}: cannot read the {what} ({err})") from err
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise LayoutError(f"{path}: missing column(s) {missing}; {what}s have {list(known or required)}")
+    return rows

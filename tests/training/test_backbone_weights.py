@@ -125,9 +125,7 @@ def test_pretrain_then_train_starts_from_the_backbone_file(tmp_path, capsys):
     for loaded, expected in zip(trained, stored):
         np.testing.assert_allclose(loaded, expected, atol=1e-6)
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["backbone_weights"] == str(path)
-    assert cli.main([*train, "--out", str(tmp_path / "random")]) == 0  # without the file: another start
-    random = load_model(str(tmp_path / "random" / "model.keras")).backbone.get_weights()
-    assert not np.allclose(random[0], stored[0], atol=1e-3)
+    assert not np.allclose(small.built_model().backbone.get_weights()[0], stored[0], atol=1e-3)  # not a fresh start
     capsys.readouterr()
     # the full-size preset's backbone is another shape: refused in one line, nothing trained
     assert cli.main(["train", "--preset", "vgg_face_cnn", "--records", str(tmp_path / "records"),
