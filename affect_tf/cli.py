@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("affect_tf.commands.synth:register", "write the learnable synthetic drop"),
     "preprocess": ("affect_tf.commands.preprocess:register", "Beam job: dataset drop -> TFRecords"),
     "train": ("affect_tf.commands.train:register", "train a preset on records"),
+    "pretrain": ("affect_tf.commands.pretrain:register", "pretrain a preset's face CNN on face images"),
     "export": ("affect_tf.commands.export:register", "export a trained model for TF Serving"),
     "fuse": ("affect_tf.commands.fuse:register", "decision-level fusion of trained models (004 eq. 1)"),
 }

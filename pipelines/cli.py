@@ -55,6 +55,11 @@ def run(args) -> int:
             from affect_tf.training.option_search import pin_option
 
             train_config = pin_option(train_config, "alpha", args.alpha)
+    if args.backbone_weights:  # an absolute path: the Trainer runs in another directory
+        from affect_tf.presets import load_config
+
+        config = load_config(train_config) if isinstance(train_config, str) else train_config
+        train_config = config.replace(backbone_weights=os.path.abspath(args.backbone_weights))
     evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
     print(f"[2/3] TFX pipeline (LocalDagRunner, ML Metadata in {paths['metadata']})", flush=True)
     progress = None if args.quiet else show_progress()
@@ -100,6 +105,8 @@ def register_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--floor", type=float, default=configs.EVALUATION["floor"],
                         help="least CCC to be blessed at all")
     parser.add_argument("--no-warm-start", action="store_true")
+    parser.add_argument("--backbone-weights", metavar="FILE",
+                        help="face CNN weights (.npz of affect-tf pretrain or tools/convert_vgg_face.py)")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--beam-arg", action="append", help="option for the preprocessing Beam job")
     parser.add_argument("--quiet", action="store_true", help="no progress bar over the components")

@@ -1,20 +1,24 @@
 """Dataset adapters: each dataset's native layout -> one list of :class:`Recording` entries.
 
 One module per dataset (``affwild2``, ``afew_va``, ``omg``, ``timed_labels`` for SEWA/SEMAINE/
-RECOLA, ``csv_manifest``); what they share is in :mod:`affect_tf.data.recordings`. Every adapter
+RECOLA, ``csv_manifest``, ``image_folder`` and ``affectnet`` for face-image sets); what they share is in :mod:`affect_tf.data.recordings`. Every adapter
 raises :class:`LayoutError` naming the file when the drop as a whole cannot be read. No adapter
 decodes video; the Beam job does that per recording (only the frame rate is read).
 """
 from __future__ import annotations
 
+from affect_tf.data.affectnet import load_affectnet
 from affect_tf.data.afew_va import load_afew_va
 from affect_tf.data.affwild2 import load_affwild2
 from affect_tf.data.csv_manifest import load_csv_manifest
+from affect_tf.data.image_folder import load_image_folder
 from affect_tf.data.omg import load_omg
 from affect_tf.data.recordings import LayoutError, Recording, assign_subject_splits
 from affect_tf.data.timed_labels import load_recola, load_semaine, load_sewa
 
 ADAPTERS = {
+    "affectnet": load_affectnet,
+    "image_folder": load_image_folder,
     "omg": load_omg,
     "affwild2": load_affwild2,
     "afew_va": load_afew_va,

@@ -145,7 +145,8 @@ class FacePipelineProcessor:
         if recording.frames is not None:
             items = self.pipeline.process_images(list(recording.frames), fps=recording.fps,
                                                  landmarks=recording.landmarks,
-                                                 audio_path=recording.audio)
+                                                 audio_path=recording.audio,
+                                                 face_crops=recording.face_crops)
         elif recording.video is None:  # speech only: a frame grid at the manifest's fps
             items = self.pipeline.process_audio(recording.audio, fps=recording.fps)
         else:
@@ -218,7 +219,7 @@ class _ChunkWriter:
             valence=cols["valence"], arousal=cols["arousal"], label_mask=cols["label_mask"],
             face_confidence=cols["face_confidence"], landmarks_fitted=cols["landmarks_fitted"],
             label_scale=r.label_scale, chunk_start=self.chunk_start, chunk_overlap=self.carried,
-            face_format=self.face_format))
+            face_format=self.face_format, category=r.category))
         self.chunks += 1
         if not final:
             keep = min(self.overlap, len(self.rows))

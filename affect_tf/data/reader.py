@@ -46,7 +46,7 @@ def list_files(file_pattern) -> list[str]:
     return sorted(set(files))
 
 
-def _records(files):
+def record_groups(files):
     plain = [f for f in files if not f.endswith(".gz")]
     gz = [f for f in files if f.endswith(".gz")]
     parts = []
@@ -108,7 +108,7 @@ def make_dataset(file_pattern, window: int = 8, batch_size: int = 4, modalities=
         return features, labels, meta
 
     datasets = []
-    for group, compression in _records(files):
+    for group, compression in record_groups(files):
         files_ds = tf.data.Dataset.from_tensor_slices(group)
         if shuffle:
             files_ds = files_ds.shuffle(len(group), seed=seed, reshuffle_each_iteration=True)

@@ -37,7 +37,10 @@ class Recording:
     labels came from time stamps and sit on a grid at this rate, so a frame takes the grid point
     at its own time stamp (not its index: on variable-frame-rate video the two drift apart).
     ``labels`` names the annotation file, for messages. ``error`` says why the recording cannot
-    be processed (the job lists it in its errors and runs the others).
+    be processed (the job lists it in its errors and runs the others). ``category`` is the
+    expression label of a face-image set (kept in the records beside valence/arousal);
+    ``face_crops``: the frames are face images, so a frame where no face is detected keeps the
+    whole image as the face (:meth:`affect_tf.media.FacePipeline.process_images`).
     """
 
     id: str
@@ -58,6 +61,8 @@ class Recording:
     label_fps: float | None = None
     labels: str | None = None
     error: str | None = None
+    category: str | None = None
+    face_crops: bool = False
 
     @property
     def n_labels(self) -> int:
@@ -220,3 +225,19 @@ def video_fps(path) -> float:
         raise LayoutError(f"{path}: cannot read the frame rate ({err.problem})") from err
     except OSError as err:
         raise LayoutError(f"{path}: cannot read the frame rate ({err})") from err
+
+
+def read_table(path: pathlib.Path, required, what: str, known=None) -> list[dict]:
+    """Rows (dicts by header name) of a CSV ``what`` with its ``required`` columns; the error
+    names the file, the missing columns and ``known`` (all the columns the format has)."""
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise LayoutError(f"{path}: cannot read the {what} ({err})") from err
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise LayoutError(f"{path}: missing column(s) {missing}; {what}s have {list(known or required)}")
+    return rows

@@ -4,7 +4,8 @@ Context (one value per record): ``recording_id``, ``subject``, ``split`` (bytes)
 (float); ``n_frames`` (frames in this record), ``chunk_start`` (index of its first frame in the
 recording), ``chunk_overlap`` (leading frames repeated from the previous chunk, there only as
 context), ``crop_size``, ``schema_version`` (int64); ``label_scale`` (bytes: the dataset's
-original scale; stored labels are always on [-1, 1]).
+original scale; stored labels are always on [-1, 1]); ``category`` (bytes, optional: the
+expression label of a face-image set, e.g. ``happy``; empty when the dataset has none).
 
 Feature lists (one entry per frame): ``face`` (PNG or JPEG bytes of the aligned RGB crop),
 ``landmarks`` (136 floats: 68 x (x, y) in crop coordinates on [-1, 1]), ``face_mask``,
@@ -66,6 +67,7 @@ def encode_recording(
     jpeg_quality: int = 95,
     face_confidence: np.ndarray | None = None,
     landmarks_fitted: np.ndarray | None = None,
+    category: str | None = None,
 ) -> bytes:
     """Serialize T frames of one recording to a ``SequenceExample`` (deterministic bytes).
 
@@ -110,6 +112,8 @@ def encode_recording(
     for key, value in (("recording_id", recording_id), ("subject", subject), ("split", split),
                        ("label_scale", label_scale)):
         ctx[key].bytes_list.value.append(str(value).encode("utf-8"))
+    if category:
+        ctx["category"].bytes_list.value.append(category.encode("utf-8"))
     for key, value in (("n_frames", n), ("chunk_start", chunk_start), ("chunk_overlap", chunk_overlap),
                        ("crop_size", face.shape[1]), ("schema_version", SCHEMA_VERSION)):
         ctx[key].int64_list.value.append(int(value))
@@ -132,6 +136,7 @@ def _sequence_spec():
     context = {k: tf.io.FixedLenFeature([], tf.string) for k in _CONTEXT_BYTES}
     context.update({k: tf.io.FixedLenFeature([], tf.int64) for k in _CONTEXT_INT})
     context.update({k: tf.io.FixedLenFeature([], tf.float32) for k in _CONTEXT_FLOAT})
+    context["category"] = tf.io.FixedLenFeature([], tf.string, default_value="")
     sizes = {"landmarks": F.N_LANDMARKS * 2, "face_mask": 1, "mel": F.N_MELS * F.MEL_FRAMES,
              "egemaps": F.EGEMAPS_DIM, "audio_mask": 1, "valence": 1, "arousal": 1,
              "label_mask": 2}

@@ -115,7 +115,11 @@ class FaceTracker:
 
     @property
     def uses_mtcnn(self) -> bool:
-        return "mtcnn" in self.config.detector
+        return "mtcnn" in self.config.detector and not self.crops
+
+    # True while following face-image crops: MTCNN is for small or turned faces in big frames
+    # (about 1 s per crop here); on a crop where HOG finds nothing, the whole image is the face
+    crops = False
 
     def _mtcnn_model(self):
         if self._mtcnn is None:
@@ -289,6 +293,17 @@ class FaceTracker:
             self._reference = appearance_patch(self.aligned(image, lm)[0])
             if self._on_subject:
                 self._subject = self._reference
+        return lm
+
+    def fit_whole_image(self, image: np.ndarray):
+        """Landmarks (68, 2) fitted inside the whole image, for an image that is itself a face
+        on which detection found none (a tight crop), or None when the fit is implausible."""
+        height, width = image.shape[:2]
+        lm = self.landmarks(image, (0, 0, width, height))
+        if not self._plausible(lm, image.shape):
+            return None
+        self._track = (*lm.min(0), *lm.max(0))
+        self.confidence, self.landmarks_fitted, self._five = 0.0, True, None
         return lm
 
     def _lose(self):

@@ -5,9 +5,10 @@ import os
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
+from PIL import Image
 
 from affect_tf import features
-from affect_tf.media import decode
+from affect_tf.media import decode, template
 from affect_tf.media.audio import EGEMAPS_MIN_S, AudioFeatureStream
 from affect_tf.media.config import MediaConfig
 from affect_tf.media.decode import MediaError
@@ -60,9 +61,17 @@ class FacePipeline:
         yield from self._run(frames, 1.0 / info["fps"], blocks, video_path)
 
     def process_images(self, image_paths: Sequence, fps: float, landmarks=None,
-                       audio_path=None) -> Iterator[FrameItem]:
+                       audio_path=None, face_crops: bool = False) -> Iterator[FrameItem]:
         """Frames shipped as images (AFEW-VA), frame i at time i / fps. ``landmarks`` (N, 68, 2)
-        in image pixels, when given, replace detection for alignment."""
+        in image pixels, when given, replace detection for alignment.
+
+        ``face_crops``: each image is itself a face (FER-2013, CK+48, AffectNet crops). Images
+        smaller than the crop are first upsampled by a whole factor to at least its size (the
+        detector misses faces under ~80 px), then detected (each image on its own, no tracking,
+        dlib's detector without the MTCNN fallback), landmarked and aligned as video frames are; where no face is detected, the 68 points are fitted inside the whole image
+        and the face aligned on them when they are plausible, else the whole image, resized,
+        is the crop with the mean shape as landmarks (``landmarks_fitted`` False). Either way
+        the frame keeps its face."""
         image_paths = [os.fspath(p) for p in image_paths]
         if landmarks is not None:
             landmarks = np.asarray(landmarks, np.float32)
@@ -71,9 +80,17 @@ class FacePipeline:
                                  f"got {landmarks.shape}")
         blocks = (decode.iter_audio_blocks(os.fspath(audio_path), self.config.sample_rate)
                   if audio_path is not None else ())
-        frames = ((i, i / fps, read_image(p), None if landmarks is None else landmarks[i])
-                  for i, p in enumerate(image_paths))
-        yield from self._run(frames, 1.0 / fps, blocks, image_paths[0] if image_paths else "")
+        def frame(i, path):
+            image, given = read_image(path), None if landmarks is None else landmarks[i]
+            if face_crops:
+                factor = -(-self.config.crop_size // min(image.shape[:2]))  # ceiling
+                image = upsample(image, factor)
+                given = None if given is None else given * factor + (factor - 1) / 2
+            return i, i / fps, image, given
+
+        frames = (frame(i, p) for i, p in enumerate(image_paths))
+        yield from self._run(frames, 1.0 / fps, blocks, image_paths[0] if image_paths else "",
+                             face_crops=face_crops)
 
     def process_audio(self, audio_path, fps: float = 25.0) -> Iterator[FrameItem]:
         """Speech only: one item per frame of a grid at ``fps`` (frame i at i / fps) over the
@@ -103,21 +120,32 @@ class FacePipeline:
             index += 1
 
     # -- internals -----------------------------------------------------------------------------
-    def _run(self, frames: Iterable, frame_duration: float, blocks, path) -> Iterator[FrameItem]:
+    def _run(self, frames: Iterable, frame_duration: float, blocks, path,
+             face_crops: bool = False) -> Iterator[FrameItem]:
         cfg = self.config
         size = cfg.crop_size
         audio = AudioFeatureStream(blocks, cfg)
         has_audio = None
         self.tracker.reset()
+        self.tracker.crops = face_crops
         for index, timestamp, image, given in frames:
+            if face_crops:  # each image is its own photograph: detect, never track from the last
+                self.tracker.reset()
             if has_audio is None:
                 has_audio = audio.has_audio
             lm = self.tracker.update(image, given)
+            if lm is None and face_crops:
+                lm = self.tracker.fit_whole_image(image)
             if lm is not None:
                 crop, crop_lm = self.tracker.aligned(image, lm)
                 item_face = crop
                 lm_crop = (crop_lm / (size - 1) * 2 - 1).astype(np.float32)
                 lm_image = lm.astype(np.float32)
+            elif face_crops:  # the image is the face: resized whole, the mean shape as landmarks
+                item_face = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
+                mean_shape = template.template_68(size)
+                lm_crop = (mean_shape / (size - 1) * 2 - 1).astype(np.float32)
+                lm_image = (mean_shape * np.array(image.shape[1::-1]) / size).astype(np.float32)
             else:
                 item_face = np.zeros((size, size, 3), np.uint8)
                 lm_crop = np.zeros((features.N_LANDMARKS, 2), np.float32)
@@ -133,16 +161,24 @@ class FacePipeline:
                 egemaps = np.zeros(features.EGEMAPS_DIM, np.float32)
             yield FrameItem(
                 index=index, timestamp=float(timestamp), face=item_face,
-                face_present=lm is not None, landmarks_image=lm_image, landmarks_crop=lm_crop,
+                face_present=lm is not None or face_crops, landmarks_image=lm_image, landmarks_crop=lm_crop,
                 mel=mel, egemaps=egemaps, audio_present=present,
                 face_confidence=self.tracker.confidence if lm is not None else 0.0,
                 landmarks_fitted=lm is not None and self.tracker.landmarks_fitted,
             )
 
 
+def upsample(image: np.ndarray, factor: int) -> np.ndarray:
+    """``image`` enlarged ``factor`` times (bicubic); itself when ``factor`` <= 1."""
+    if factor <= 1:
+        return image
+    height, width = image.shape[:2]
+    return np.asarray(Image.fromarray(image).resize((width * factor, height * factor), Image.Resampling.BICUBIC))
+
+
 def read_image(path) -> np.ndarray:
     """RGB uint8 image; :class:`MediaError` when it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     try:
         with Image.open(path) as img:

@@ -46,6 +46,8 @@ class TrainConfig(Config):
     strategy: str = "default"  # one of STRATEGIES
     seed: int = 0
     warm_start: str | None = None  # .weights.h5 or .keras file to start from
+    # .npz of the face CNN (affect-tf pretrain, tools/convert_vgg_face.py), loaded before a warm start
+    backbone_weights: str | None = None
     refit_standardization: bool = False  # warm starts keep the source's feature statistics
     # model-level fusion (004 §5.4.1): one trained member model per member, in order (.keras files
     # or `affect-tf train` work directories); their CNN and RNN weights are loaded before training

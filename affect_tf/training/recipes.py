@@ -138,6 +138,9 @@ def run_recipe(train_config: TrainConfig, workdir, train_data, val_data=None, ve
     (its ``stages`` attribute maps stage folders to their validation metrics)."""
     workdir = pathlib.Path(workdir)
     recipe = recipe_for(train_config)
+    if train_config.backbone_weights and len(recipe) > 1:
+        raise ValueError(f"{train_config.backbone_weights}: preset {train_config.preset} trains in stages "
+                         "without a face CNN backbone (VGG-Face, ResNet-50, DenseNet-121) to load it into")
     if len(recipe) == 1:
         cfg = recipe[0].model
         init = initial_weights(train_config)
