@@ -13,10 +13,19 @@ import numpy as np
 METADATA_FIELD_SIGNATURES = "signature_def"
 METADATA_FIELD_AFFECT = "affect_tf_metadata"
 
-# The HTTP statuses TF Serving's REST API answers for these gRPC codes.
-HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.NOT_FOUND: 404,
-               grpc.StatusCode.UNAVAILABLE: 503, grpc.StatusCode.DEADLINE_EXCEEDED: 504}
-GRPC_CODE = {status: code for code, status in HTTP_STATUS.items()}
+# The HTTP status TF Serving's REST API answers for each gRPC code (its http_server.cc), and
+# the code a client reads back from a status (the first code listed for it).
+HTTP_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.INTERNAL: 500, grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504, grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNIMPLEMENTED: 501, grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409, grpc.StatusCode.CANCELLED: 499, grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.DATA_LOSS: 500, grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+}
+GRPC_CODE = {status: code for code, status in reversed(list(HTTP_STATUS.items()))}
 
 
 class ServingError(RuntimeError):
@@ -70,7 +79,9 @@ def to_json_value(array):
 
 
 def bytes_from_json(value) -> bytes:
-    """One string element of a JSON request (``{"b64": ...}``) -> bytes."""
+    """One string element of a JSON request (``{"b64": ...}``, or a plain string) -> bytes."""
     if isinstance(value, dict) and "b64" in value:
         return base64.b64decode(value["b64"])
-    raise invalid_argument('string inputs must be {"b64": "..."} objects')
+    if isinstance(value, str):
+        return value.encode()
+    raise invalid_argument('string inputs must be strings or {"b64": "..."} objects')
