@@ -71,11 +71,11 @@ def register_predict(parser: argparse.ArgumentParser) -> None:
 
 
 def predict(args) -> int:
-    from serving.predict import InProcessModel, ServedModel, check_output_dir, predict_video
+    from affect_tf.inference import load_model
+    from serving.predict import check_output_dir, predict_video
 
     check_output_dir(args.out, args.video)  # before the model loads and the video is decoded
-    model = (ServedModel(args.server, args.model_name, args.version) if args.server
-             else InProcessModel(args.model))
+    model = load_model(args.server or args.model, args.model_name, args.version)  # says if synthetic
     summary = predict_video(args.video, args.out, model, args.chunk_frames, args.context_frames,
                             args.median_window, progress=None if args.quiet else sys.stderr)
     print(f"{summary['n_frames']} frames ({summary['frames_with_face']} with a face): "

@@ -31,6 +31,7 @@ import numpy as np
 from affect_tf import export as export_lib
 from affect_tf import features as F
 from affect_tf import files
+from affect_tf import provenance
 from serving.protocol import (METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES, ServingError,
                               from_tensor_proto, invalid_argument, not_found, to_tensor_proto)
 from serving.rest import DEFAULT_READ_TIMEOUT, make_rest_server
@@ -89,6 +90,9 @@ class ModelRepository:
                     with self._lock:
                         self._versions[name] = {**self._versions[name], version: served}
                     log.info("serving %s version %d from %s", name, version, path)
+                    if provenance.trained_on_synthetic_only(served.metadata):
+                        log.warning(provenance.SYNTHETIC_ONLY_WARNING.format(
+                            model=f"{name} version {version}"))
                 removed = set(current) - set(found)
                 if removed:
                     with self._lock:

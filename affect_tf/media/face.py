@@ -110,6 +110,7 @@ class FaceTracker:
         self.confidence = 0.0
         self.landmarks_fitted = False
         self.last_alignment = None
+        self.track_id = -1  # raised each time a face is picked up afresh
         self.detections = 0  # detector runs (for benchmarks)
         self.pose_detections = 0  # full MTCNN runs
 
@@ -280,7 +281,21 @@ class FaceTracker:
         patch = appearance_patch(self.aligned(image, lm)[0])
         return normalised_correlation(patch, self._reference) >= self.config.track_min_correlation
 
+    @property
+    def box(self) -> tuple:
+        """Detector-like box (x0, y0, x1, y1) of the followed face; zeros when there is none."""
+        box = self._box if self._box is not None else self._track  # given landmarks: their box
+        return tuple(float(v) for v in box) if box is not None else (0.0, 0.0, 0.0, 0.0)
+
+    def faces(self, image: np.ndarray) -> list:
+        """Every usable face of one image as ``(detection, landmarks, fitted)``, left to right
+        (a photo: no tracking, no choice of target)."""
+        fits = [(d, *f) for d in self.detect(image) for f in [self._fit(image, d)] if f is not None]
+        return sorted(fits, key=lambda f: f[0].box[0])
+
     def _follow(self, image, det, lm, fitted, detected: bool):
+        if self._box is None or box_iou(det.box, self._box) <= 0.2:
+            self.track_id += 1  # a face picked up afresh, not the one followed so far
         self.landmarks_fitted, self._five = fitted, None if fitted else det.five
         self._track = (*lm.min(0), *lm.max(0))
         self._box = det.box if det.five is not None or not fitted else self._detector_box(self._track)
