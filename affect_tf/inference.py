@@ -28,7 +28,6 @@ from affect_tf import provenance
 COLUMNS = ("frame", "time_s", "track_id", "valence", "arousal", "valence_raw", "arousal_raw",
            "face_present", "audio_present", "face_confidence", "face_x0", "face_y0", "face_x1",
            "face_y1")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 FACE_INPUTS = (F.FACE, F.LANDMARKS)
 AUDIO_INPUTS = (F.MEL, F.EGEMAPS)
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
@@ -113,10 +112,6 @@ def spans(mask) -> list:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def is_image(path) -> bool:
-    return pathlib.Path(path).suffix.lower() in IMAGE_SUFFIXES
-
-
 class AffectModel:
     """An exported affect model, in this process or behind a server: ``predict(path)``."""
 
@@ -154,6 +149,8 @@ class AffectModel:
             raise FileNotFoundError(2, "no such file", str(path))
         if chunk_frames < 1 or context_frames < 0:
             raise ValueError("chunk_frames must be >= 1 and context_frames >= 0")
+        from affect_tf.media.pipeline import is_image
+
         config = self._media_config(media_config)
         if is_image(path):
             items, raw = self._predict_photo(path, config)

@@ -16,6 +16,12 @@ from affect_tf.media.items import FrameItem
 
 
 FACE_INPUTS = (features.FACE, features.LANDMARKS)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def is_image(path) -> bool:
+    """A still image (by its suffix): processed with :meth:`FacePipeline.process_photo`."""
+    return os.fspath(path).lower().endswith(IMAGE_SUFFIXES)
 
 
 def require_face_free(input_names, what) -> None:
@@ -135,7 +141,7 @@ class FacePipeline:
         for index, timestamp, image, given in frames:
             if has_audio is None:
                 has_audio = audio.has_audio
-            lm = self.tracker.update(image, given)
+            lm = self.tracker.update(image, given, timestamp)
             if lm is not None:
                 crop, crop_lm = self.tracker.aligned(image, lm)
                 item_face = crop
