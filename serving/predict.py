@@ -88,8 +88,9 @@ def summarize(frame, model: AffectModel) -> dict:
 
 
 def predict_video(video, out_dir, model: AffectModel, chunk_frames=80, context_frames=16,
-                  median_window=None, media_config=None, progress=sys.stderr) -> dict:
-    """Predict ``video`` (or a recording or photo) and write CSV/JSON/PNG; return a summary."""
+                  median_window=None, media_config=None, progress=sys.stderr, overlay=None) -> dict:
+    """Predict ``video`` (or a recording or photo) and write CSV/JSON/PNG, and with ``overlay``
+    that MP4 (:func:`affect_tf.media.overlay.write_overlay`); return a summary."""
     video = pathlib.Path(video)
     check_output_dir(out_dir, video)
     frame = model.predict(video, chunk_frames, context_frames, median_window, media_config, progress)
@@ -111,4 +112,8 @@ def predict_video(video, out_dir, model: AffectModel, chunk_frames=80, context_f
     files.write_bytes_atomic(paths["png"], plot(times, frame["valence"].to_numpy(float),
                                                 frame["arousal"].to_numpy(float), seen,
                                                 max(frame_duration, 1e-3), title, unseen_label(model)))
+    if overlay:
+        from affect_tf.media.overlay import write_overlay
+
+        paths["overlay"] = write_overlay(video, frame, overlay)
     return {**summary, "outputs": {k: str(v) for k, v in paths.items()}}

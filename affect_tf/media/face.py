@@ -266,6 +266,7 @@ class FaceTracker:
         """dlib's 128-d identity descriptor of the face in ``box`` (same person: distance < 0.6)."""
         rect = dlib.rectangle(int(round(box[0])), int(round(box[1])),
                               int(round(box[2])) - 1, int(round(box[3])) - 1)
+        image = np.ascontiguousarray(image)  # dlib takes no strided views (e.g. a cropped frame)
         return np.array(self._identity.compute_face_descriptor(image, self._predictor(image, rect)))
 
     def _subject_gone(self) -> bool:

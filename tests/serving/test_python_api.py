@@ -231,3 +231,28 @@ def test_provenance_model_card_and_synthetic_notice(trained, tmp_path):
     assert not provenance.trained_on_synthetic_only({"provenance": mixed})
     card = provenance.model_card({"provenance": mixed, "version": 2})
     assert "Trained only" not in card and "recola (real" in card and "affwild2 (synthetic" in card
+
+
+def test_overlay_video_has_box_gauge_and_audio(clip, tmp_path):
+    import av
+
+    from affect_tf.inference import AffectModel
+    from affect_tf.media.overlay import draw_frame
+    from serving.predict import predict_video
+
+    summary = predict_video(clip, tmp_path, AffectModel(ConstantModel((F.FACE, F.LANDMARKS))),
+                            media_config=_hog(), progress=None, overlay=tmp_path / "over.mp4")
+    assert summary["outputs"]["overlay"] == str(tmp_path / "over.mp4")
+    with av.open(str(tmp_path / "over.mp4")) as out:
+        assert out.streams.audio and out.streams.audio[0].codec_context.name == "aac"
+        frames = [f.to_ndarray(format="rgb24").astype(int) for f in out.decode(video=0)]
+    assert len(frames) == 10
+    # the gauge's dot sits at (valence 1, arousal -0.25) of a radius-28 disc at (38, 224 - 28 - 24)
+    radius, cx, cy = 28, 38, 172
+    x, y = cx + radius, int(round(cy + 0.25 * radius))
+    assert abs(frames[0][y, x] - (255, 80, 80)).max() < 60, frames[0][y, x]
+    # a frame drawn directly: the face box in its colour exactly where the row says
+    row = {"face_present": 1, "face_x0": 50.0, "face_y0": 60.0, "face_x1": 150.0, "face_y1": 170.0,
+           "valence": np.nan, "arousal": np.nan}
+    drawn = draw_frame(np.zeros((224, 224, 3), np.uint8), row)
+    assert tuple(drawn[100, 50]) == (255, 220, 0) and tuple(drawn[100, 100]) == (0, 0, 0)
