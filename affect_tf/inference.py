@@ -60,7 +60,7 @@ class InProcessModel:
 class ServedModel:
     """The model behind a TF Serving gRPC endpoint."""
 
-    def __init__(self, target, model_name="affect", version=None, timeout=60.0):
+    def __init__(self, target, model_name=F.MODEL_NAME, version=None, timeout=60.0):
         from affect_tf.remote import ServingClient
 
         self.client = ServingClient(target, model_name, timeout=timeout)
@@ -78,7 +78,7 @@ class ServedModel:
         return self.client.predict(inputs, version=self.version)
 
 
-def open_backend(source, model_name="affect", version=None, timeout=60.0):
+def open_backend(source, model_name=F.MODEL_NAME, version=None, timeout=60.0):
     """:class:`InProcessModel` for a folder, :class:`ServedModel` for ``HOST:PORT``."""
     text = str(source)
     if pathlib.Path(text).exists():
@@ -164,14 +164,13 @@ class AffectModel:
         raw = np.where(valid[:, None], raw, np.nan)
         smooth = np.full_like(raw, np.nan)
         windows = self.median_windows(median_window)
-        from affect_tf.postprocess import median_filter
+        from affect_tf.postprocess import median_filter_per_dimension
 
         if is_image(path):
             smooth = raw.copy()
         else:
             for start, end in spans(valid):
-                for d in range(2):
-                    smooth[start:end, d] = median_filter(raw[start:end, d], windows[d])
+                smooth[start:end] = median_filter_per_dimension(raw[start:end], windows)
         smooth = np.clip(smooth, -1.0, 1.0)
         boxes = np.array([it.face_box for it in items], np.float64).reshape(len(items), 4)
         boxes[~face] = np.nan
@@ -194,7 +193,7 @@ class AffectModel:
     def _media_config(self, media_config):
         from affect_tf.media import MediaConfig
 
-        return media_config or MediaConfig(crop_size=int(self.metadata.get("crop_size", 96)))
+        return media_config or MediaConfig(crop_size=int(self.metadata.get("crop_size", F.DEFAULT_CROP_SIZE)))
 
     def _predict_photo(self, path, config):
         """Every face of a still image, each a sequence of one frame (no audio)."""
@@ -250,7 +249,7 @@ def _light(item):
     return dataclasses.replace(item, face=None, mel=None, egemaps=None)
 
 
-def load_model(source, model_name: str = "affect", version: int | None = None,
+def load_model(source, model_name: str = F.MODEL_NAME, version: int | None = None,
                timeout: float = 60.0, warn=sys.stderr) -> AffectModel:
     """An :class:`AffectModel` from a SavedModel version folder, a serving base folder (newest
     version) or ``HOST:PORT`` of a TF Serving gRPC endpoint (``model_name``, ``version``).

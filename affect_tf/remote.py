@@ -18,6 +18,7 @@ import grpc
 import numpy as np
 
 from affect_tf import export as export_lib
+from affect_tf import features as F
 
 # GetModelMetadata fields: TF Serving's own, and ours (the export's metadata asset; real TF
 # Serving answers INVALID_ARGUMENT for it).
@@ -98,7 +99,7 @@ class ServingClient:
     >>> out = client.predict({"face": faces_uint8, ...})   # {"valence": (B, T), ...}
     """
 
-    def __init__(self, target: str, model_name: str = "affect", timeout: float = 10.0,
+    def __init__(self, target: str, model_name: str = F.MODEL_NAME, timeout: float = 10.0,
                  retries: int = 3, backoff: float = 0.2,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc

@@ -12,13 +12,14 @@ import grpc
 import numpy as np
 
 from affect_tf import export as export_lib
+from affect_tf import features as F
 from affect_tf.remote import GRPC_MAX_ATTEMPTS, ServingClient, retry_service_config  # noqa: F401
 from serving.protocol import GRPC_CODE, METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES, ServingError, to_json_value
 
 class RestServingClient:
     """The same calls over TF Serving's REST API (``http://host:8501``), columnar JSON format."""
 
-    def __init__(self, base_url: str, model_name: str = "affect", timeout: float = 10.0,
+    def __init__(self, base_url: str, model_name: str = F.MODEL_NAME, timeout: float = 10.0,
                  retries: int = 3, backoff: float = 0.2):
         import urllib3
 

@@ -17,6 +17,14 @@ MODALITIES = (F.FACE, F.LANDMARKS, F.MEL, F.EGEMAPS)
 _MASK_OF = {F.FACE: F.FACE_MASK, F.LANDMARKS: F.FACE_MASK, F.MEL: F.AUDIO_MASK, F.EGEMAPS: F.AUDIO_MASK}
 
 
+def split_pattern(records: str, split: str) -> str | None:
+    """The file pattern of one split under ``records``: ``DIR/<split>/*`` or ``DIR/<split>*``."""
+    for pattern in (tf.io.gfile.join(records, split, "*"), tf.io.gfile.join(records, f"{split}*")):
+        if tf.io.gfile.glob(pattern):
+            return pattern
+    return None
+
+
 def list_files(file_pattern) -> list[str]:
     """Sorted files matching one pattern, a list of patterns, or a folder (all record files)."""
     patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
@@ -100,7 +108,7 @@ def make_dataset(file_pattern, window: int = 8, batch_size: int = 4, modalities=
             files_ds = files_ds.shuffle(len(group), seed=seed, reshuffle_each_iteration=True)
         datasets.append(files_ds.interleave(
             lambda f, c=compression: tf.data.TFRecordDataset(f, compression_type=c),
-            cycle_length=1 if not shuffle else 4, deterministic=True))
+            cycle_length=1 if not shuffle else 4))  # sequential: deterministic as it is
     ds = datasets[0] if len(datasets) == 1 else datasets[0].concatenate(datasets[1])
     if repeat:
         ds = ds.repeat()

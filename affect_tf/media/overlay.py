@@ -10,10 +10,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from affect_tf import files
-from affect_tf.media import decode
+from affect_tf.media import decode, encode
 
 BOX_COLOUR = (255, 220, 0)
 TRAIL_SECONDS = 1.0
+AUDIO_RATE = 44100
 
 
 def draw_frame(image: np.ndarray, row: dict | None, trail=()) -> np.ndarray:
@@ -49,65 +50,24 @@ def draw_frame(image: np.ndarray, row: dict | None, trail=()) -> np.ndarray:
 
 def write_overlay(video, frames, out_path) -> str:
     """Write ``video`` with the per-frame table ``frames`` (``affect_tf.inference.COLUMNS``)
-    drawn on it to ``out_path`` (MP4, H.264, the source's frame rate; its audio as AAC)."""
-    import av
-
+    drawn on it to ``out_path`` (MP4, H.264, the source's frame rate; its audio, mono, as AAC)."""
     video = os.fspath(video)
-    info = decode.video_info(video)
-    fps = info["fps"]
+    fps = decode.video_info(video)["fps"]
     rows = {int(r["frame"]): r for r in frames.to_dict("records")}
     trail_length = max(1, int(round(TRAIL_SECONDS * fps)))
-    with files.atomic_path(out_path) as tmp, av.open(str(tmp), "w", format="mp4") as out:
-        stream = None
+
+    def drawn():
         history = []
         for index, _, image in decode.iter_video_frames(video):
-            image = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]  # yuv420p: even sides
-            if stream is None:
-                stream = out.add_stream("libx264", rate=int(round(fps)) or 25)
-                stream.height, stream.width = image.shape[:2]
-                stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": "20", "preset": "veryfast"}
-                audio = _add_audio(out, video)
             row = rows.get(index)
             if row is not None:
                 history = (history + [(row["valence"], row["arousal"])])[-trail_length:]
-            frame = av.VideoFrame.from_ndarray(draw_frame(image, row, history), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        if stream is None:
-            raise decode.MediaError(video, "no video frames to draw on")
-        for packet in stream.encode():
-            out.mux(packet)
-        if audio is not None:
-            _copy_audio(out, audio, video)
+            image = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]  # yuv420p: even sides
+            yield draw_frame(image, row, history)
+
+    blocks = list(decode.iter_audio_blocks(video, AUDIO_RATE))
+    with files.atomic_path(out_path) as tmp:
+        encode.write_video(tmp, drawn(), int(round(fps)) or 25, container_format="mp4",
+                           audio=np.concatenate(blocks) if blocks else None, sample_rate=AUDIO_RATE,
+                           options={"crf": "20", "preset": "veryfast"})
     return str(out_path)
-
-
-def _add_audio(out, video):
-    import av
-
-    with av.open(video) as source:
-        if not source.streams.audio:
-            return None
-        rate = source.streams.audio[0].rate or 44100
-    stream = out.add_stream("aac", rate=rate)
-    stream.layout = "stereo"
-    return stream
-
-
-def _copy_audio(out, stream, video):
-    """Decode the source's first audio stream and encode it into ``stream``."""
-    import av
-
-    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=stream.rate)
-    with av.open(video) as source:
-        for frame in source.decode(audio=0):
-            frame.pts = None
-            for converted in resampler.resample(frame):
-                for packet in stream.encode(converted):
-                    out.mux(packet)
-    for converted in resampler.resample(None):
-        for packet in stream.encode(converted):
-            out.mux(packet)
-    for packet in stream.encode():
-        out.mux(packet)

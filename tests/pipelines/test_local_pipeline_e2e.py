@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -94,9 +95,15 @@ def test_bless_reject_and_retrain_on_a_new_drop(tmp_path, capsys):
     # --- run 1, the main job: blessed and pushed -------------------------------------------
     config_file = tmp_path / "train_config.json"
     config_file.write_text(good_config().to_json())
-    assert main(["run", "--work-dir", work, "--train-config", str(config_file), "--margin", "0.02",
-                 "--floor", "0.5"]) == 0
+    with warnings.catch_warnings(record=True) as caught:  # what a user would see printed
+        warnings.simplefilter("always")
+        assert main(["run", "--work-dir", work, "--train-config", str(config_file), "--margin", "0.02",
+                     "--floor", "0.5"]) == 0
     out, err = capsys.readouterr()
+    # no library warning (Keras' "input ran out of data", tf.data's "deterministic" argument ...)
+    shown = [f"{w.category.__name__}: {w.message}" for w in caught
+             if not issubclass(w.category, (FutureWarning, DeprecationWarning))]
+    assert shown == [] and "WARNING" not in err, (shown, err[-2000:])
     assert "[1/3] synthetic drop" in out and "[3/3] done" in out
     # the progress bar over the components: one step per finished one, named
     assert re.search(r"run: 100%\|█+\| (\d+)/\1 \[", err), err[-2000:]
