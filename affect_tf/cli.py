@@ -68,7 +68,7 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
     """Options registered without a help text still show their default."""
     for action in parser._actions:
         if action.help is None and action.default not in (None, False, argparse.SUPPRESS):
-            action.help = " "
+            action.help = "(default: %(default)s)"
 
 
 def _docstring_help(target: str) -> str:

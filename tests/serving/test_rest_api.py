@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from affect_tf import features as F
-from tests.serving.tiny_model import MODEL_NAME, random_batch
+from affect_tf.testing.tiny_model import MODEL_NAME, random_batch
 
 
 def _half_plus_three(base):
