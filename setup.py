@@ -20,6 +20,7 @@ LIBRARY = [
     "urllib3>=1.26",
     "tensorflow-serving-api>=2.16",
     "tqdm>=4.60",  # progress bars of preprocess and predict
+    "pandas>=1.5",  # affect_tf.load_model(...).predict returns a DataFrame
 ]
 
 setup(

@@ -39,6 +39,38 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 VERBOSE_FLAGS = ("-v", "--verbose", "--debug")
 
+# One line each command's --help ends with.
+EXAMPLES = {
+    "presets": "affect-tf presets cnn_3rnn",
+    "preview": "affect-tf preview interview.mp4 --out sheet.png",
+    "synth": "affect-tf synth --output drops/synthetic",
+    "preprocess": "affect-tf preprocess --dataset affwild2 --root drops/affwild2 --output records/",
+    "train": "affect-tf train --preset rnn_baseline_audio --records records/ --out runs/audio --small",
+    "export": "affect-tf export runs/audio/model.keras models/affect",
+    "fuse": "affect-tf fuse --member a.keras --member b.keras --records records/ --out fused/",
+    "serve": "affect-tf serve affect=models/affect --rest-port 8501",
+    "predict": "affect-tf predict interview.mp4 --model models/affect --out results/",
+    "run": "affect-tf run --work-dir ./affect-tf-work",
+}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after every option's help (unless it names one already); descriptions and
+    examples keep their lines."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Options registered without a help text still show their default."""
+    for action in parser._actions:
+        if action.help is None and action.default not in (None, False, argparse.SUPPRESS):
+            action.help = "(default: %(default)s)"
+
 
 def _docstring_help(target: str) -> str:
     """First sentence of the ``register`` function's docstring (read from the source file, so
@@ -93,6 +125,12 @@ def error_line(command: str, err: BaseException) -> str:
     return text if text.startswith(prefix) else f"{prefix} {text}"
 
 
+def _version() -> str:
+    from affect_tf import __version__
+
+    return __version__
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     own = argv[:argv.index("--")] if "--" in argv else argv
@@ -108,13 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", "--debug", action="store_true",
                         help="show tracebacks and TensorFlow/Beam/absl logs")
+    parser.add_argument("--version", action="version", version=f"affect-tf {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     try:
         for name, (target, help_text) in sorted(commands.items()):
-            command_parser = sub.add_parser(name, help=help_text, description=help_text)
+            command_parser = sub.add_parser(name, help=help_text, description=help_text,
+                                            formatter_class=_HelpFormatter,
+                                            epilog=f"example:\n  {EXAMPLES[name]}" if name in EXAMPLES else None)
             if name == chosen:  # import only the command being run
                 pkgutil.resolve_name(target)(command_parser)
+                _show_defaults(command_parser)
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help()

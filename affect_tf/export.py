@@ -4,7 +4,8 @@ One :func:`make_serving_signatures` builds the serving functions; the ``affect-t
 command, the TFX trainer/pusher and the serving tests all use it, so what is trained is exactly
 what is served. :func:`export_for_serving` writes TF Serving's ``<base_dir>/<int version>/``
 layout through ``keras.export.ExportArchive`` (named inputs and outputs), with the model
-metadata as ``assets/affect_tf_metadata.json``. :func:`models_config` and
+metadata as ``assets/affect_tf_metadata.json`` and its model card as ``MODEL_CARD.md``
+(:mod:`affect_tf.provenance`). :func:`models_config` and
 :func:`batching_config` write the text protos that ``tensorflow_model_server`` reads.
 
 Signatures
@@ -30,6 +31,7 @@ import tempfile
 import time
 
 from affect_tf import features as F
+from affect_tf import provenance
 from affect_tf.files import version_dirs, write_text_atomic
 
 METADATA_FILE = "affect_tf_metadata.json"
@@ -75,8 +77,11 @@ def serving_input_specs(input_names, crop_size: int) -> dict:
 
 
 def _outputs(model, features: dict) -> dict:
+    import tensorflow as tf
+
     outputs = model(features, training=False)
-    targets = outputs[F.TARGETS]
+    # Served values stay on the labels' [-1, 1], as `predict` clips them (a linear head can overshoot).
+    targets = tf.clip_by_value(outputs[F.TARGETS], -1.0, 1.0)
     named = {OUTPUT_VALENCE: targets[..., 0], OUTPUT_AROUSAL: targets[..., 1]}
     for name in F.OPTIONAL_OUTPUTS:
         if name in outputs:
@@ -158,6 +163,12 @@ def _sequence_example_signature(model, names, crop_size):
     return serve_examples
 
 
+def _signature_inputs(fn) -> list:
+    """Input names of a ``tf.function`` taking one dict of specs (``[]`` for anything else)."""
+    spec = getattr(fn, "input_signature", None)
+    return sorted(spec[0]) if spec and isinstance(spec[0], dict) else []
+
+
 def next_version(base_dir) -> int:
     """One more than the largest integer version under ``base_dir`` (1 when empty)."""
     versions = version_dirs(base_dir, require=None)
@@ -198,11 +209,13 @@ def export_for_serving(model, base_dir, version: int | None = None, metadata: di
             "version": version,
             "crop_size": crop_size,
             "signatures": sorted(signatures),
+            "inputs": _signature_inputs(signatures.get(DEFAULT_SIGNATURE)),
             "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **(metadata or {}),
         }
         (target / "assets").mkdir(exist_ok=True)
         (target / "assets" / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        (target / provenance.MODEL_CARD_FILE).write_text(provenance.model_card(meta))
         os.rename(target, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -221,6 +234,7 @@ def update_metadata(version_dir, changes: dict) -> dict:
     meta = {**read_metadata(version_dir), **changes}
     write_text_atomic(pathlib.Path(version_dir) / "assets" / METADATA_FILE,
                       json.dumps(meta, indent=2, sort_keys=True))
+    write_text_atomic(pathlib.Path(version_dir) / provenance.MODEL_CARD_FILE, provenance.model_card(meta))
     return meta
 
 

@@ -82,7 +82,7 @@ def register_run(parser: argparse.ArgumentParser) -> None:
     # nothing about this job (set before TensorFlow/TFX are imported by ``run``).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", category=FutureWarning)
-    parser.description = __doc__.splitlines()[0]
+    parser.description = __doc__.split("\n\n")[0]  # the whole first paragraph
     parser.add_argument("--work-dir", default="affect-tf-work",
                         help="drops, TFX artifacts, ML Metadata (SQLite) and pushed models (default ./affect-tf-work)")
     parser.add_argument("--drop", action="append", metavar="DATASET=ROOT",

@@ -68,18 +68,22 @@ def register_predict(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context-frames", type=int, default=16)
     parser.add_argument("--median-window", type=int, default=None,
                         help="median filter frames (default: the export metadata's, else off)")
+    parser.add_argument("--overlay", default=None, metavar="OUT.mp4",
+                        help="also write the video with the face box and a valence/arousal gauge "
+                        "drawn on every frame, its audio kept")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.set_defaults(func=predict)
 
 
 def predict(args) -> int:
-    from serving.predict import InProcessModel, ServedModel, check_output_dir, predict_video
+    from affect_tf.inference import load_model
+    from serving.predict import check_output_dir, predict_video
 
     check_output_dir(args.out, args.video)  # before the model loads and the video is decoded
-    model = (ServedModel(args.server, args.model_name, args.version) if args.server
-             else InProcessModel(args.model))
+    model = load_model(args.server or args.model, args.model_name, args.version)  # says if synthetic
     summary = predict_video(args.video, args.out, model, args.chunk_frames, args.context_frames,
-                            args.median_window, progress=None if args.quiet else sys.stderr)
+                            args.median_window, progress=None if args.quiet else sys.stderr,
+                            overlay=args.overlay)
     print(f"{summary['n_frames']} frames ({summary['frames_with_face']} with a face): "
           + ", ".join(summary["outputs"].values()))
     return 0

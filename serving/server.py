@@ -29,10 +29,12 @@ import grpc
 import numpy as np
 
 from affect_tf import export as export_lib
+from affect_tf import features as F
 from affect_tf import files
+from affect_tf import provenance
 from serving.protocol import (METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES, ServingError,
                               from_tensor_proto, invalid_argument, not_found, to_tensor_proto)
-from serving.rest import make_rest_server
+from serving.rest import DEFAULT_READ_TIMEOUT, make_rest_server
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,9 @@ class ModelRepository:
                     with self._lock:
                         self._versions[name] = {**self._versions[name], version: served}
                     log.info("serving %s version %d from %s", name, version, path)
+                    if provenance.trained_on_synthetic_only(served.metadata):
+                        log.warning(provenance.SYNTHETIC_ONLY_WARNING.format(
+                            model=f"{name} version {version}"))
                 removed = set(current) - set(found)
                 if removed:
                     with self._lock:
@@ -159,13 +164,16 @@ class PredictionCore:
 
     @staticmethod
     def check_arrays(arrays: dict) -> None:
-        """Batch and frame counts (axes 0 and 1) non-zero and shared by all inputs; numbers
-        finite; strings parse as ``SequenceExample`` (the only string input the exports take)."""
+        """Batch size (axis 0) non-zero and shared by all inputs, and so is the frame count
+        (axis 1) of our per-frame features; numbers finite; our exports' ``examples`` parse as
+        ``SequenceExample``."""
         from tensorflow.core.example import example_pb2
         from google.protobuf.message import DecodeError
 
+        frame_inputs = {F.FACE, F.LANDMARKS, F.MEL, F.EGEMAPS, F.FACE_MASK, F.AUDIO_MASK}
         for axis, what in ((0, "batch size"), (1, "frame count")):
-            sizes = {k: v.shape[axis] for k, v in sorted(arrays.items()) if v.ndim > axis}
+            sizes = {k: v.shape[axis] for k, v in sorted(arrays.items())
+                     if v.ndim > axis and (axis == 0 or k in frame_inputs)}
             if len(set(sizes.values())) > 1:
                 raise invalid_argument(f"inputs disagree on the {what} (axis {axis}): {sizes}")
             if 0 in sizes.values():
@@ -175,7 +183,7 @@ class PredictionCore:
                 bad = np.argwhere(~np.isfinite(array))[0]
                 raise invalid_argument(f"input {name!r} has {int((~np.isfinite(array)).sum())} NaN or "
                                        f"infinite values (first at index {bad.tolist()})")
-            if array.dtype.kind in "SO":
+            if array.dtype.kind in "SO" and name == "examples":  # our export's string input
                 for i, value in enumerate(array.ravel()):
                     try:
                         example_pb2.SequenceExample.FromString(value)
@@ -319,11 +327,13 @@ class LocalModelServer:
     """gRPC (and optionally REST) server for ``{model name: base_dir}``.
 
     ``port=0`` picks a free port (read ``self.port`` after :meth:`start`). ``poll_seconds`` is how
-    often new or removed versions are looked for (TF Serving's ``file_system_poll_wait_seconds``).
+    often new or removed versions are looked for (TF Serving's ``file_system_poll_wait_seconds``);
+    ``rest_read_timeout`` bounds every read from a REST connection.
     """
 
     def __init__(self, models: dict, host="127.0.0.1", port=0, rest_port=None, poll_seconds=2.0,
-                 max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_workers=16, version_labels=None):
+                 max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_workers=16, version_labels=None,
+                 rest_read_timeout=DEFAULT_READ_TIMEOUT):
         self.repository = ModelRepository(models, version_labels)
         self.core = PredictionCore(self.repository, max_request_bytes)
         self.host, self.poll_seconds = host, poll_seconds
@@ -344,7 +354,7 @@ class LocalModelServer:
             raise OSError(f"cannot bind gRPC to {host}:{port}")
         self._rest = None
         if rest_port is not None:
-            self._rest = make_rest_server(self.core, host, rest_port)
+            self._rest = make_rest_server(self.core, host, rest_port, rest_read_timeout)
         self.rest_port = self._rest.server_address[1] if self._rest else None
         self._stop = threading.Event()
         self._threads = []

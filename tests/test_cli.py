@@ -14,7 +14,39 @@ def test_every_command_builds_its_parser(name, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main([name, "--help"])
     assert info.value.code == 0
-    assert f"usage: affect-tf {name}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"usage: affect-tf {name}" in out
+    # an example to copy, and the defaults (issue 28)
+    assert f"example:\n  affect-tf {name}" in out
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["predict", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--chunk-frames CHUNK_FRAMES (default: 80)" in out  # an option registered without help
+
+
+def test_version(capsys):
+    from affect_tf import __version__
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out == f"affect-tf {__version__}\n"
+
+
+def test_run_help_is_not_cut_off(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    description = capsys.readouterr().out.split("options:")[0]
+    assert "and how to query it." in description
+
+
+def test_preview_errors_in_the_documented_form(tmp_path, capsys):
+    missing = tmp_path / "missing.mp4"
+    assert cli.main(["preview", str(missing), "--out", str(tmp_path / "sheet.png")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"affect-tf preview: {missing}: no such file\n" and "error:" not in captured.out
 
 
 def test_no_command_prints_the_command_list(capsys):

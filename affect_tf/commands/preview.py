@@ -21,15 +21,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from affect_tf.media.config import MediaConfig
-    from affect_tf.media.decode import MediaError
     from affect_tf.media.preview import write_preview
 
     config = MediaConfig(crop_size=args.crop_size, target_face=args.target_face, detector=args.detector)
-    try:
-        items = write_preview(args.video, args.out, args.frames, config)
-    except MediaError as err:
-        print(f"error: {err}")
-        return 1
+    items = write_preview(args.video, args.out, args.frames, config)  # errors: affect-tf preview: FILE: ...
     found = sum(i.face_present for i in items)
     print(f"wrote {args.out}: {len(items)} frames, face in {found}", flush=True)
     return 0

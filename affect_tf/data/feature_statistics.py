@@ -68,14 +68,24 @@ def feature_statistics(batches, names, max_batches: int = MAX_BATCHES) -> dict:
 
 
 def _batches(data, train_config, names):
-    """Batches of the training data: a pass over record files, or the given ``tf.data`` dataset."""
+    """Batches of the training data: a pass over record files, or the given ``tf.data`` dataset;
+    an endless one (``steps_per_epoch`` training repeats its records) gives one epoch's
+    ``steps_per_epoch`` batches, what training itself sees per epoch."""
     if isinstance(data, (str, os.PathLike, list, tuple)):
         from affect_tf.data import reader
 
         patterns = [str(p) for p in data] if isinstance(data, (list, tuple)) else str(data)
         data = reader.make_dataset(patterns, window=train_config.window, batch_size=64,
                                    modalities=tuple(names), shuffle=False)
+    elif getattr(train_config, "steps_per_epoch", None) and _endless(data):
+        data = data.take(train_config.steps_per_epoch)
     return data.as_numpy_iterator()
+
+
+def _endless(data) -> bool:
+    import tensorflow as tf
+
+    return int(data.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
 
 
 def fit_standardization(model, train_config, train_data) -> dict | None:

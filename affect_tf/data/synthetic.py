@@ -154,3 +154,10 @@ def write_synthetic_drop(root, n_subjects: int = 6, n_videos_per_subject: int = 
     files.write_text_atomic(root / "curves.json", json.dumps({"fps": fps, "curves": curves}))
     return names
 
+
+
+def is_synthetic_drop(root) -> bool:
+    """Whether ``root`` is a drop :func:`write_synthetic_drop` wrote (its ``curves.json`` of exact
+    curves and ``synth_`` videos): what the export's provenance calls synthetic."""
+    root = pathlib.Path(root)
+    return (root / "curves.json").is_file() and any((root / "videos").glob("synth_*.mp4"))

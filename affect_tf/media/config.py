@@ -31,7 +31,15 @@ class MediaConfig(Config):
     # 68-point fit vs the detector's five points: mean distance above this fraction of the
     # eye-to-mouth height = implausible fit, align on the five points instead.
     five_point_max_error: float = 0.25
-    subject_min_correlation: float = 0.6  # appearance match that re-acquires the subject
+    # "subject": a face is the subject when its dlib identity descriptor lies within this distance
+    # of one seen on the subject (dlib's same-person threshold); after subject_patience_s seconds
+    # without the subject, the next prominent face becomes the subject
+    subject_max_distance: float = 0.6
+    subject_patience_s: float = 10.0
+    # mean absolute change of a 32x18 grey thumbnail (0-1) from the previous frame above which
+    # the frame is a cut: detection runs at once (on the in-the-wild clip cuts change 0.10-0.12,
+    # motion at most 0.05)
+    cut_min_change: float = 0.08
     detect_upsample: int = 0  # dlib upsampling passes (finds faces below ~80 px)
     detect_max_side: int = 640  # frames are strided down to at most this for detection only
     min_face_size: int = 24  # px in the source frame; smaller tracks count as lost

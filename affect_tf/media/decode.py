@@ -49,7 +49,10 @@ def upright(frame) -> np.ndarray:
     """A decoded frame as RGB uint8 as a player shows it: turned and mirrored by its display
     matrix (a phone video stored sideways, a mirrored front-camera clip)."""
     image = frame.to_ndarray(format="rgb24")
-    side_data = frame.side_data.get("DISPLAYMATRIX")
+    try:
+        side_data = frame.side_data.get("DISPLAYMATRIX")
+    except ValueError:  # side data of a type PyAV does not know (e.g. a JPEG's EXIF): no turn
+        return image
     if side_data is None:
         return image
     # FFmpeg's 3x3 matrix maps stored to shown (x, y) in 16.16 fixed point; its 2x2 part is a

@@ -97,6 +97,10 @@ class FaceTracker:
         elif config.detector in ("hog", "hog+mtcnn"):
             self._hog = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(model_path("shape_predictor_68_face_landmarks.dat"))
+        self._identity = None  # dlib's face recognition ResNet, loaded for the "subject" policy
+        if config.target_face == "subject":
+            self._identity = dlib.face_recognition_model_v1(
+                model_path("dlib_face_recognition_resnet_model_v1.dat"))
         self.reset()
 
     def reset(self):
@@ -105,11 +109,16 @@ class FaceTracker:
         self._five = None  # detector's five points when aligned on them
         self._since_detect = None
         self._reference = None  # appearance at the last detection (tracking check)
-        self._subject = None  # appearance of the recording's subject (re-acquisition)
+        self._subject = []  # identity descriptors seen on the recording's subject
+        self._subject_seen_at = None  # time of the last frame the subject was found in
+        self._descriptor = None  # descriptor of the face just chosen at a detection frame
+        self._time = -0.04
+        self._thumbnail = None  # 32x18 grey copy of the previous frame (cut detection)
         self._on_subject = False
         self.confidence = 0.0
         self.landmarks_fitted = False
         self.last_alignment = None
+        self.track_id = -1  # raised each time a face is picked up afresh
         self.detections = 0  # detector runs (for benchmarks)
         self.pose_detections = 0  # full MTCNN runs
 
@@ -229,29 +238,44 @@ class FaceTracker:
             return max(fits, key=area)
         if policy == "central":
             return min(fits, key=centre_distance)
-        if policy == "subject" and self._subject is not None:
-            similarity = [normalised_correlation(self._patch(image, f), self._subject) for f in fits]
-            best = int(np.argmax(similarity))
-            if similarity[best] >= self.config.subject_min_correlation:
-                self._on_subject = True
-                return fits[best]
+        self._descriptor = None
+        if policy == "subject":
+            descriptors = [self._face_descriptor(image, f[0].box) for f in fits]
+            if self._subject:
+                distance = [min(np.linalg.norm(d - s) for s in self._subject) for d in descriptors]
+                best = int(np.argmin(distance))
+                if distance[best] <= self.config.subject_max_distance:
+                    self._on_subject, self._descriptor = True, descriptors[best]
+                    return fits[best]
+                # someone else (an audience shot, a passer-by): no face rather than theirs
+                if not self._subject_gone():
+                    return None
+                self._subject = []  # away too long: whoever is prominent now is the subject
         if self._box is not None:
             best = max(fits, key=lambda f: box_iou(f[0].box, self._box))
             if box_iou(best[0].box, self._box) > 0.2:
                 return best
-        self._on_subject = self._subject is None
+        self._on_subject = not self._subject
         if policy == "track":
             return max(fits, key=area)
         # Prominence: big, central and confidently detected.
         half_diagonal = np.hypot(w, h) / 2
-        return max(fits, key=lambda f: np.sqrt(area(f)) * (1 - centre_distance(f) / half_diagonal)
-                   * f[0].confidence)
+        best = max(range(len(fits)), key=lambda i: np.sqrt(area(fits[i])) * (
+            1 - centre_distance(fits[i]) / half_diagonal) * fits[i][0].confidence)
+        if policy == "subject":
+            self._descriptor = descriptors[best]
+        return fits[best]
 
-    def _patch(self, image, fit):
-        det, lm, fitted = fit
-        crop, _, _ = align(image, lm, self.config.crop_size, weights=self.config.alignment_weights,
-                           five=None if fitted else det.five)
-        return appearance_patch(crop)
+    def _face_descriptor(self, image, box) -> np.ndarray:
+        """dlib's 128-d identity descriptor of the face in ``box`` (same person: distance < 0.6)."""
+        rect = dlib.rectangle(int(round(box[0])), int(round(box[1])),
+                              int(round(box[2])) - 1, int(round(box[3])) - 1)
+        image = np.ascontiguousarray(image)  # dlib takes no strided views (e.g. a cropped frame)
+        return np.array(self._identity.compute_face_descriptor(image, self._predictor(image, rect)))
+
+    def _subject_gone(self) -> bool:
+        seen = self._subject_seen_at
+        return seen is not None and self._time - seen > self.config.subject_patience_s
 
     def _plausible(self, lm: np.ndarray, image_shape, previous=None) -> bool:
         cfg = self.config
@@ -284,15 +308,31 @@ class FaceTracker:
         patch = appearance_patch(self.aligned(image, lm)[0])
         return normalised_correlation(patch, self._reference) >= self.config.track_min_correlation
 
+    @property
+    def box(self) -> tuple:
+        """Detector-like box (x0, y0, x1, y1) of the followed face; zeros when there is none."""
+        box = self._box if self._box is not None else self._track  # given landmarks: their box
+        return tuple(float(v) for v in box) if box is not None else (0.0, 0.0, 0.0, 0.0)
+
+    def faces(self, image: np.ndarray) -> list:
+        """Every usable face of one image as ``(detection, landmarks, fitted)``, left to right
+        (a photo: no tracking, no choice of target)."""
+        fits = [(d, *f) for d in self.detect(image) for f in [self._fit(image, d)] if f is not None]
+        return sorted(fits, key=lambda f: f[0].box[0])
+
     def _follow(self, image, det, lm, fitted, detected: bool):
+        if self._box is None or box_iou(det.box, self._box) <= 0.2:
+            self.track_id += 1  # a face picked up afresh, not the one followed so far
         self.landmarks_fitted, self._five = fitted, None if fitted else det.five
         self._track = (*lm.min(0), *lm.max(0))
         self._box = det.box if det.five is not None or not fitted else self._detector_box(self._track)
         self.confidence = det.confidence
         if detected:
             self._reference = appearance_patch(self.aligned(image, lm)[0])
-            if self._on_subject:
-                self._subject = self._reference
+            if self._on_subject and self._descriptor is not None:
+                self._subject = (self._subject + [self._descriptor])[-20:]
+        if self._on_subject:
+            self._subject_seen_at = self._time
         return lm
 
     def fit_whole_image(self, image: np.ndarray):
@@ -317,8 +357,10 @@ class FaceTracker:
         return (lm_box[0] + dl * w, lm_box[1] + dt * h, lm_box[2] + dr * w, lm_box[3] + db * h)
 
     # -- per frame -----------------------------------------------------------------------------
-    def update(self, image: np.ndarray, given_landmarks: np.ndarray | None = None):
-        """Landmarks (68, 2) of the target face in this frame, or None when there is none."""
+    def update(self, image: np.ndarray, given_landmarks: np.ndarray | None = None, timestamp=None):
+        """Landmarks (68, 2) of the target face in this frame, or None when there is none.
+        ``timestamp`` (seconds; default: frames counted at 25 fps) times the subject's absence."""
+        self._time = self._time + 0.04 if timestamp is None else float(timestamp)
         if given_landmarks is not None:
             lm = np.asarray(given_landmarks, np.float32)
             self._track = (*lm.min(0), *lm.max(0))
@@ -326,6 +368,11 @@ class FaceTracker:
             return lm
         cfg = self.config
         due = self._since_detect is None or self._since_detect + 1 >= cfg.detect_every
+        # a cut (the whole picture changes at once): detect now, never track across it
+        thumbnail = np.asarray(Image.fromarray(image).convert("L").resize((32, 18)), np.float32) / 255
+        if self._thumbnail is not None and np.abs(thumbnail - self._thumbnail).mean() > cfg.cut_min_change:
+            due = True
+        self._thumbnail = thumbnail
         if self._box is not None and not due:
             if self.landmarks_fitted:
                 lm = self.landmarks(image, self._detector_box(self._track))

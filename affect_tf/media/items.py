@@ -28,3 +28,7 @@ class FrameItem:
     # False when aligned on the detector's five points (68-point fit implausible, e.g. a
     # profile): landmarks are then the mean shape placed by those points.
     landmarks_fitted: bool = False
+    # the followed face's detector-like box (x0, y0, x1, y1) in source-frame pixels; zeros without a face
+    face_box: tuple = (0.0, 0.0, 0.0, 0.0)
+    # which face: a new id each time the tracker starts following a face; in a photo, the face's rank
+    track_id: int = 0

@@ -17,6 +17,12 @@ from affect_tf.media.items import FrameItem
 
 
 FACE_INPUTS = (features.FACE, features.LANDMARKS)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def is_image(path) -> bool:
+    """A still image (by its suffix): processed with :meth:`FacePipeline.process_photo`."""
+    return os.fspath(path).lower().endswith(IMAGE_SUFFIXES)
 
 
 def require_face_free(input_names, what) -> None:
@@ -119,6 +125,32 @@ class FacePipeline:
                             egemaps=egemaps, audio_present=True)
             index += 1
 
+    def process_photo(self, image_path) -> list[FrameItem]:
+        """A still image (turned upright by its EXIF orientation): one item per face, left to
+        right, ``track_id`` its rank; one item without a face when none is found."""
+        from affect_tf.media.face import align
+
+        image = read_image(image_path)
+        size = self.config.crop_size
+        no_audio = dict(mel=np.zeros((features.N_MELS, features.MEL_FRAMES), np.float32),
+                        egemaps=np.zeros(features.EGEMAPS_DIM, np.float32), audio_present=False)
+        items = []
+        for rank, (det, lm, fitted) in enumerate(self.tracker.faces(image)):
+            crop, crop_lm, _ = align(image, lm, size, weights=self.config.alignment_weights,
+                                     five=None if fitted else det.five)
+            items.append(FrameItem(
+                index=0, timestamp=0.0, face=crop, face_present=True,
+                landmarks_image=lm.astype(np.float32),
+                landmarks_crop=(crop_lm / (size - 1) * 2 - 1).astype(np.float32),
+                face_confidence=det.confidence, landmarks_fitted=fitted,
+                face_box=tuple(float(v) for v in det.box), track_id=rank, **no_audio))
+        if not items:
+            zeros = np.zeros((features.N_LANDMARKS, 2), np.float32)
+            items.append(FrameItem(index=0, timestamp=0.0, face=np.zeros((size, size, 3), np.uint8),
+                                   face_present=False, landmarks_image=zeros, landmarks_crop=zeros,
+                                   **no_audio))
+        return items
+
     # -- internals -----------------------------------------------------------------------------
     def _run(self, frames: Iterable, frame_duration: float, blocks, path,
              face_crops: bool = False) -> Iterator[FrameItem]:
@@ -133,7 +165,7 @@ class FacePipeline:
                 self.tracker.reset()
             if has_audio is None:
                 has_audio = audio.has_audio
-            lm = self.tracker.update(image, given)
+            lm = self.tracker.update(image, given, timestamp)
             if lm is None and face_crops:
                 lm = self.tracker.fit_whole_image(image)
             if lm is not None:
@@ -165,6 +197,8 @@ class FacePipeline:
                 mel=mel, egemaps=egemaps, audio_present=present,
                 face_confidence=self.tracker.confidence if lm is not None else 0.0,
                 landmarks_fitted=lm is not None and self.tracker.landmarks_fitted,
+                face_box=self.tracker.box if lm is not None else (0.0, 0.0, 0.0, 0.0),
+                track_id=max(self.tracker.track_id, 0),
             )
 
 
@@ -177,11 +211,11 @@ def upsample(image: np.ndarray, factor: int) -> np.ndarray:
 
 
 def read_image(path) -> np.ndarray:
-    """RGB uint8 image; :class:`MediaError` when it cannot be read."""
-    from PIL import UnidentifiedImageError
+    """RGB uint8 image, turned by its EXIF orientation; :class:`MediaError` when it cannot be read."""
+    from PIL import ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
+        with Image.open(path) as img:  # upright as a viewer shows it (a phone photo's EXIF turn)
+            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
     except (OSError, UnidentifiedImageError) as err:
         raise MediaError(path, f"not a readable image ({err})") from err

@@ -62,13 +62,26 @@ def contact_sheet(items, crop_size: int, columns: int = 8, frames: dict | None =
 
 def write_preview(video_path, out_path, frames: int = 24, config: MediaConfig | None = None,
                   pipeline=None) -> list:
-    """Process ``video_path`` and write a sheet of ``frames`` evenly spaced frames. Returns the
-    chosen items."""
-    from affect_tf.media import decode
-    from affect_tf.media.pipeline import FacePipeline
+    """Process ``video_path`` and write a sheet of ``frames`` evenly spaced frames (a still
+    image: one tile per face). Returns the chosen items."""
+    from affect_tf.media.pipeline import FacePipeline, is_image, read_image
 
     config = config or MediaConfig()
     pipeline = pipeline or FacePipeline(config)
+    if is_image(video_path):
+        chosen = pipeline.process_photo(video_path)
+        sheet = contact_sheet(chosen, config.crop_size, columns=min(8, len(chosen)),
+                              frames={0: read_image(video_path)})
+    else:
+        chosen, sheet = _video_sheet(video_path, frames, config, pipeline)
+    with atomic_path(out_path) as tmp:
+        sheet.save(tmp, format="PNG")
+    return chosen
+
+
+def _video_sheet(video_path, frames, config, pipeline):
+    from affect_tf.media import decode
+
     info = decode.video_info(os.fspath(video_path))
     total = info.get("frames") or 0
     if total > 0:
@@ -85,8 +98,5 @@ def write_preview(video_path, out_path, frames: int = 24, config: MediaConfig | 
         chosen = chosen[:: max(1, len(chosen) // frames)][:frames]
     indices = {item.index for item in chosen}
     thumbnails = {i: image for i, _, image in decode.iter_video_frames(os.fspath(video_path)) if i in indices}
-    sheet = contact_sheet(chosen, config.crop_size, frames=thumbnails)
-    with atomic_path(out_path) as tmp:
-        sheet.save(tmp, format="PNG")
-    return chosen
+    return chosen, contact_sheet(chosen, config.crop_size, frames=thumbnails)
 

@@ -1,5 +1,6 @@
 """What a single-stage run loads into its freshly built model before training: the members of a
-model-level fusion (``TrainConfig.fusion_members``, ``004`` §5.4.1), then a warm start."""
+model-level fusion (``TrainConfig.fusion_members``, ``004`` §5.4.1) or a pretrained face CNN
+(``TrainConfig.backbone_weights``), then a warm start."""
 from __future__ import annotations
 
 from affect_tf.training.backbone_weights import load_backbone_weights

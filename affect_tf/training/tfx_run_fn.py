@@ -19,6 +19,7 @@ from affect_tf.presets import load_config
 from affect_tf.evaluation_io import store_median_window
 from affect_tf.export import export_for_serving
 from affect_tf.files import atomic_path
+from affect_tf.provenance import training_provenance
 from affect_tf.training.config import TrainConfig
 from affect_tf.training import option_search
 
@@ -72,7 +73,10 @@ def run_fn(fn_args):
     serving = result.model.inference_model() if hasattr(result.model, "inference_model") else result.model
     with atomic_path(keras_copy_path(fn_args.serving_model_dir)) as tmp:
         result.model.save(str(tmp))
-    metadata = {"train_config": cfg.to_dict(), "metrics": result.metrics}
+    val_files = list(fn_args.eval_files) if getattr(fn_args, "eval_files", None) else []
+    metadata = {"train_config": cfg.to_dict(), "metrics": result.metrics, "preset": cfg.preset,
+                "provenance": training_provenance(list(fn_args.train_files), val_files, cfg,
+                                                  result.metrics)}
     # TFX wants the SavedModel itself in serving_model_dir (the Pusher adds the version),
     # so export as version 1 beside it and move that folder into place.
     target = os.path.abspath(fn_args.serving_model_dir)

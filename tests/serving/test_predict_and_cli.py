@@ -73,7 +73,7 @@ def test_plot_shades_face_missing_spans(tmp_path):
 
     from serving import predict
 
-    assert predict._spans(~np.array([1, 0, 0, 1, 0], bool)) == [(1, 3), (4, 5)]
+    assert predict.spans(~np.array([1, 0, 0, 1, 0], bool)) == [(1, 3), (4, 5)]
     times = np.arange(100) * 0.04
     face = np.ones(100, bool)
     face[40:60] = False
