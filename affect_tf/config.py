@@ -9,11 +9,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 import typing
 import warnings
 from typing import Any, ClassVar
 
 _CONFIG_TYPES: dict[str, type] = {}
+# comma-separated modules registering config types that affect_tf does not import itself
+MODEL_MODULES_ENV = "AFFECT_TF_MODEL_MODULES"
 
 
 def register_config(cls):
@@ -80,6 +83,9 @@ def config_from_dict(data: dict) -> Config:
         # Model configs register when their family is imported; a fresh process reading a saved
         # TrainConfig may not have imported it yet, and the preset registry knows every family.
         importlib.import_module("affect_tf.presets").load_presets()
+        # families outside affect_tf (a user's own model in a pipeline image): named modules
+        for module in filter(None, os.environ.get(MODEL_MODULES_ENV, "").split(",")):
+            importlib.import_module(module.strip())
     if type_name not in _CONFIG_TYPES:
         raise ValueError(
             f"unknown config type {type_name!r}; known: {sorted(_CONFIG_TYPES)}"

@@ -95,15 +95,16 @@ def _show_progress() -> ComponentProgress:
     return handler
 
 
-def latest_outcome(metadata_path: str, pipeline_name: str = configs.PIPELINE_NAME) -> dict:
-    """Read ML Metadata for the newest evaluation, blessing and push of the pipeline."""
+def latest_outcome(metadata_path: str, pipeline_name: str = configs.PIPELINE_NAME, type_prefix: str = "") -> dict:
+    """Read ML Metadata for the newest evaluation, blessing and push of the pipeline
+    (``type_prefix``: ``"tfx."`` where Kubeflow names the types by their schema titles)."""
     from ml_metadata import metadata_store
     from tfx.orchestration import metadata
 
     store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
 
     def newest(type_name):
-        found = store.get_artifacts_by_type(type_name)
+        found = store.get_artifacts_by_type(type_prefix + type_name)
         return max(found, key=lambda a: a.id) if found else None
 
     def prop(artifact, name):
@@ -120,12 +121,12 @@ def latest_outcome(metadata_path: str, pipeline_name: str = configs.PIPELINE_NAM
         out["plot"] = os.path.join(evaluation.uri, "predictions.png")
         with open(report) as f:
             out["evaluation"] = json.load(f)
-    pushes = [a for a in store.get_artifacts_by_type("PushedModel") if prop(a, "pushed") == 1]
+    pushes = [a for a in store.get_artifacts_by_type(type_prefix + "PushedModel") if prop(a, "pushed") == 1]
     latest_push = newest("PushedModel")
     out["pushed_now"] = bool(latest_push is not None and prop(latest_push, "pushed") == 1)
     if pushes:
         last = max(pushes, key=lambda a: a.id)
-        out["pushed_version"] = prop(last, "pushed_version")
+        out["pushed_version"] = int(prop(last, "pushed_version"))  # a double in Kubeflow's metadata
         out["pushed_path"] = prop(last, "pushed_destination")
     return out
 
@@ -160,6 +161,10 @@ def run(args) -> int:
         overrides = {"epochs": args.epochs} if args.epochs else {}
         train_config = default_train_config(args.preset, small=args.small, **overrides)
     evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
+    if args.runner == "kubeflow-local":
+        from pipelines.kubeflow_local import run_main_job
+
+        return run_main_job(args, work_dir, drops, train_config, evaluation)
     print(f"[2/3] TFX pipeline (LocalDagRunner, ML Metadata in {paths['metadata']})", flush=True)
     progress = None if args.quiet else _show_progress()
     try:
@@ -175,9 +180,9 @@ def run(args) -> int:
     return 0
 
 
-def print_summary(metadata_path: str) -> dict:
+def print_summary(metadata_path: str, type_prefix: str = "") -> dict:
     """Print the newest evaluation, blessing and served model recorded in ML Metadata."""
-    outcome = latest_outcome(metadata_path)
+    outcome = latest_outcome(metadata_path, type_prefix=type_prefix)
     report = outcome.get("evaluation", {})
     if report:
         frame, utt = report["frame"], report["utterance"]
@@ -227,6 +232,9 @@ def register_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-warm-start", action="store_true")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--beam-arg", action="append", help="option for the preprocessing Beam job")
+    parser.add_argument("--runner", choices=("local", "kubeflow-local"), default="local",
+                        help="local: LocalDagRunner; kubeflow-local: compile for Kubeflow and execute "
+                             "that spec task by task here (docs/pipelines.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar over the components")
     parser.set_defaults(func=run)
 
