@@ -16,7 +16,7 @@ CONTAINER_TASKS = {"DropExampleGen_0": "components.example_gen.DropExampleGen_Ex
                    "RecordStatisticsGen_0": "components.record_statistics.RecordStatisticsGen_Executor",
                    "RecordValidator_0": "components.record_statistics.RecordValidator_Executor",
                    "Trainer": "tfx.components.trainer.executor.GenericExecutor",
-                   "AffectEvaluator": "components.evaluator.AffectEvaluator_Executor",
+                   "AffectEvaluator": "components.evaluator.AffectEvaluatorExecutor",
                    "ServingPusher": "components.pusher.ServingPusher_Executor"}
 RESOLVERS = ("latest_blessed_model_resolver-model-blessing-resolver", "latest_blessed_model_resolver-model-resolver")
 

@@ -48,9 +48,10 @@ def test_yaml_pipeline_spec_has_components_image_and_parameters(yaml_spec):
     # the trainer runs our run_fn with the train config; the pusher gets the serving runtime parameter
     text = json.dumps(spec)
     assert "affect_tf.training.tfx_run_fn.run_fn" in text
-    for executor in ("example_gen.DropExampleGen", "record_statistics.RecordStatisticsGen",
-                     "record_statistics.RecordValidator", "evaluator.AffectEvaluator", "pusher.ServingPusher"):
-        assert f"components.{executor}_Executor" in text, executor
+    for executor in ("example_gen.DropExampleGen_Executor", "record_statistics.RecordStatisticsGen_Executor",
+                     "record_statistics.RecordValidator_Executor", "evaluator.AffectEvaluatorExecutor",
+                     "pusher.ServingPusher_Executor"):
+        assert f"components.{executor}" in text, executor
     pusher_inputs = tasks["ServingPusher"]["inputs"]["parameters"]["base_directory"]
     assert "serving_dir" in json.dumps(pusher_inputs)
     gen_inputs = tasks["DropExampleGen_0"]["inputs"]["parameters"]["root"]
