@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("affect_tf.commands.preview:register", "contact sheet PNG of aligned faces of a video"),
     "synth": ("affect_tf.commands.synth:register", "write the learnable synthetic drop"),
     "preprocess": ("affect_tf.commands.preprocess:register", "Beam job: dataset drop -> TFRecords"),
-    "train": ("affect_tf.training.cli:register", "train a preset on records"),
+    "train": ("affect_tf.commands.train:register", "train a preset on records"),
     "export": ("affect_tf.commands.export:register", "export a trained model for TF Serving"),
     "fuse": ("affect_tf.commands.fuse:register", "decision-level fusion of trained models (004 eq. 1)"),
 }

@@ -7,16 +7,14 @@ plus a ``"type"`` key naming the class, and :func:`config_from_json` rebuilds th
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
-import os
 import typing
 import warnings
 from typing import Any, ClassVar
 
+import numpy as np
+
 _CONFIG_TYPES: dict[str, type] = {}
-# comma-separated modules registering config types that affect_tf does not import itself
-MODEL_MODULES_ENV = "AFFECT_TF_MODEL_MODULES"
 
 
 def register_config(cls):
@@ -80,13 +78,8 @@ def config_from_dict(data: dict) -> Config:
     data = dict(data)
     type_name = data.pop("type", None)
     if type_name not in _CONFIG_TYPES:
-        # Model configs register when their family is imported; a fresh process reading a saved
-        # TrainConfig may not have imported it yet, and the preset registry knows every family.
-        importlib.import_module("affect_tf.presets").load_presets()
-        # families outside affect_tf (a user's own model in a pipeline image): named modules
-        for module in filter(None, os.environ.get(MODEL_MODULES_ENV, "").split(",")):
-            importlib.import_module(module.strip())
-    if type_name not in _CONFIG_TYPES:
+        # model configs register when their family is imported (affect_tf.presets.load_config
+        # imports every family first)
         raise ValueError(
             f"unknown config type {type_name!r}; known: {sorted(_CONFIG_TYPES)}"
         )
@@ -129,3 +122,14 @@ class ModelConfig(Config):
     def input_shapes(self) -> dict[str, tuple]:
         """Per-input shapes without the batch axis (``None`` = any length, e.g. frames)."""
         raise NotImplementedError
+
+    def dummy_inputs(self, batch: int = 1, frames: int = 2) -> dict:
+        """Zero inputs of :meth:`input_shapes`; ``None`` axes (sequence length) become ``frames``."""
+        return {name: np.zeros((batch, *[frames if d is None else d for d in shape]), "float32")
+                for name, shape in self.input_shapes().items()}
+
+    def built_model(self):
+        """:meth:`build`, then one call on :meth:`dummy_inputs` so that every weight exists."""
+        model = self.build()
+        model(self.dummy_inputs(), training=False)
+        return model

@@ -66,7 +66,7 @@ class EvaluationConfig(Config):
 @dataclasses.dataclass
 class RecordingPredictions:
     """A model's per-frame predictions for one recording (utterance) beside its labels, in frame
-    order (not :class:`affect_tf.data.adapters.Recording`, which describes a recording's files).
+    order (not :class:`affect_tf.data.recordings.Recording`, which describes a recording's files).
 
     ``predictions``, ``labels`` and ``label_mask`` are float arrays of shape (N, 2) holding
     (valence, arousal); ``label_mask`` is 1 where the label is known.

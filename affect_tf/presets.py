@@ -7,9 +7,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import os
 from typing import Callable
 
-from affect_tf.config import ModelConfig
+from affect_tf.config import Config, ModelConfig, config_from_dict, config_from_json
 
 # Modules whose import registers presets. A family lands here when it exists.
 PRESET_MODULES: tuple[str, ...] = (
@@ -19,6 +20,9 @@ PRESET_MODULES: tuple[str, ...] = (
 )
 
 _PRESETS: dict[str, "Preset"] = {}
+# comma-separated modules registering config types of families outside affect_tf; load_config
+# imports them (a fresh process, e.g. a Kubeflow pod, reading a TrainConfig that names one)
+MODEL_MODULES_ENV = "AFFECT_TF_MODEL_MODULES"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +70,16 @@ def get_preset(name: str) -> Preset:
     return _PRESETS[name]
 
 
+def load_config(data: dict | str) -> Config:
+    """A config saved with ``to_dict``/``to_json`` (a dict or JSON text), every model family
+    imported first so that its config types are known."""
+    load_presets()
+    # families outside affect_tf (a user's own model in a pipeline image): the named modules
+    for module in filter(None, os.environ.get(MODEL_MODULES_ENV, "").split(",")):
+        importlib.import_module(module.strip())
+    return config_from_json(data) if isinstance(data, str) else config_from_dict(data)
+
+
 def list_presets() -> list[Preset]:
     load_presets()
     return [_PRESETS[n] for n in sorted(_PRESETS)]
@@ -94,22 +108,6 @@ def small_config(config: ModelConfig, factor: int = SMALL_FACTOR) -> ModelConfig
     return config.replace(**changes)
 
 
-def dummy_inputs(config: ModelConfig, batch: int = 1, frames: int = 2) -> dict:
-    """Zero inputs of the config's shapes; ``None`` axes (sequence length) become ``frames``."""
-    import numpy as np
-
-    return {
-        name: np.zeros((batch, *[frames if d is None else d for d in shape]), "float32")
-        for name, shape in config.input_shapes().items()
-    }
-
-
-def _built(preset: Preset):
-    model = preset.build()
-    model(dummy_inputs(preset.config))
-    return model
-
-
 def _counts(model) -> tuple[int, int]:
     inference = model.inference_model() if hasattr(model, "inference_model") else model
     return model.count_params(), inference.count_params()
@@ -117,13 +115,13 @@ def _counts(model) -> tuple[int, int]:
 
 def parameter_counts(preset: Preset) -> tuple[int, int]:
     """(training, inference) parameter counts of a preset's model, built on dummy inputs."""
-    return _counts(_built(preset))
+    return _counts(preset.config.built_model())
 
 
 def describe(preset: Preset) -> str:
     """One line: name, paper, training/inference parameters, input shapes; for presets with the
     paper's counts, ours counted the paper's way beside the paper's (and the relative gap)."""
-    model = _built(preset)
+    model = preset.config.built_model()
     train, infer = _counts(model)
     shapes = " ".join(
         f"{k}={'x'.join('T' if d is None else str(d) for d in v)}"

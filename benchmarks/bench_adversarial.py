@@ -1,7 +1,7 @@
 """Parameter counts and per-frame inference time of Vi-De, Vi-DeS, AVi-CaS and AVi-GaS next to
 ``001`` Table 11 (batch 1, one CPU core).
 
-    taskset -c 0 .venv310/bin/python benchmarks/bench_adversarial.py [--repeats 20]
+    taskset -c 0 .venv310/bin/python -m benchmarks.bench_adversarial [--repeats 20]
 
 Counts, ours:
 * training  = every weight trained in either stage: G, D (with its real/fake head), P / P^T;
@@ -43,7 +43,7 @@ CRITIC_HEAD = 512 * 9 + 1
 def counts(name):
     preset = presets.get_preset(name)
     model = preset.build()
-    model(model.dummy_inputs())
+    model(model.config.dummy_inputs())
     inference = model.inference_model()
     modalities = getattr(preset.config, "modalities", (getattr(preset.config, "modality", None),))
     training = model.count_params() + (0 if inference is not model else CRITIC_HEAD * len(modalities))
@@ -53,7 +53,7 @@ def counts(name):
 
 
 def time_per_frame(model, frames, repeats):
-    x = {k: tf.constant(v) for k, v in presets.dummy_inputs(model.config, 1, frames).items()}
+    x = {k: tf.constant(v) for k, v in model.config.dummy_inputs(1, frames).items()}
     run = tf.function(lambda inputs: model(inputs, training=False)["valence_arousal"])
     run(x).numpy()  # trace
     times = []
@@ -68,7 +68,7 @@ def gflop_per_frame(model, frames):
     """Floating-point operations of one inference call (TF's graph profiler), per frame."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    x = presets.dummy_inputs(model.config, 1, frames)
+    x = model.config.dummy_inputs(1, frames)
     spec = {k: tf.TensorSpec(v.shape, tf.float32) for k, v in x.items()}
     graph = convert_variables_to_constants_v2(
         tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(spec)).graph

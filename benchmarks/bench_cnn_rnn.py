@@ -4,7 +4,7 @@ parameter counts per preset (independent of the machine).
 Reported as ratios against references measured in the same run: the forward pass alone, and a
 plain VGG16 conv stack training step on the same 4 x 80 images. Not run by pytest.
 
-    python benchmarks/bench_cnn_rnn.py [--batch 4 --frames 80 --steps 3] [--no-params]
+    python -m benchmarks.bench_cnn_rnn [--batch 4 --frames 80 --steps 3] [--no-params]
 """
 from __future__ import annotations
 

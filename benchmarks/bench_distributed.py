@@ -6,19 +6,16 @@ dlib detection/tracking, alignment, mel, eGeMAPS) on both, checks the records ar
 and prints wall times (the cluster is started before its clock starts, as a standing cluster
 would be; ``speedup_with_cluster_start`` counts its start too), the speed-up, which worker did each recording and the machine load around each run.
 
-    python benchmarks/bench_distributed.py [--recordings 8] [--seconds 4] [--fps 10] [--work DIR]
+    python -m benchmarks.bench_distributed [--recordings 8] [--seconds 4] [--fps 10] [--work DIR]
 """
 from __future__ import annotations
 
 import collections
 import json
-import pathlib
-import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the tests package, run as a script
-from bench_preprocess import _records, report, synthetic_drop_from_args, timed_preprocess  # noqa: E402
-from tests.distributed.cluster import local_dask_cluster  # noqa: E402
+from affect_tf.testing.local_cluster import local_dask_cluster
+from benchmarks.bench_preprocess import _records, report, synthetic_drop_from_args, timed_preprocess
 
 
 def _timed(drop, out, pipeline_args, recordings):

@@ -1,6 +1,6 @@
 """Media preprocessing benchmark (run on demand; not collected by pytest).
 
-    python benchmarks/bench_media.py [--data ../shared/data] [--long-seconds 600] [--skip-memory]
+    python -m benchmarks.bench_media [--data ../shared/data] [--long-seconds 600] [--skip-memory]
 
 1. Frames per second per core, end to end (decode + detect/track + 68 landmarks + alignment +
    mel window + eGeMAPS), on the GRID clips with tracking (detect every k frames) and with

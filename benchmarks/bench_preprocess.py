@@ -5,7 +5,7 @@ dlib detection/tracking, alignment, mel, eGeMAPS) once with ``--direct_num_worke
 with 2 (both ``multi_processing``, so start-up costs are alike), checks the records are
 byte-identical, and prints wall times, the speed-up and the machine load around each run.
 
-    python benchmarks/bench_preprocess.py [--recordings 8] [--seconds 4] [--fps 10] [--work DIR]
+    python -m benchmarks.bench_preprocess [--recordings 8] [--seconds 4] [--fps 10] [--work DIR]
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Learning from real emotional speech, speaker-independently, beside the classic baseline.
 
-    .venv310/bin/python benchmarks/bench_real_speech.py [--presets rnn_baseline_audio,...]
+    .venv310/bin/python -m benchmarks.bench_real_speech [--presets rnn_baseline_audio,...]
         [--folds 7] [--max-folds K] [--train-flags "..."] [--workdir DIR]
 
 Corpus: ``../shared/data/audio/emodb_dev`` (339 EmoDB utterances of 7 speakers, 2 s each); the

@@ -1,7 +1,7 @@
 """Wall-clock seconds per training stage of each paper recipe (``--small`` presets, random data of
 the presets' input shapes, one epoch of ``--steps`` batches per stage, 2 CPU cores).
 
-    .venv310/bin/python benchmarks/bench_recipes.py [--steps 5] [--presets aeg_cd_sz anclaf_sa_4 vi_des avi_gas]
+    .venv310/bin/python -m benchmarks.bench_recipes [--steps 5] [--presets aeg_cd_sz anclaf_sa_4 vi_des avi_gas]
 
 A stage's seconds include building its model, tracing its train and test steps and loading the
 stages it starts from (``stage.json`` records them); caching the latents is one pass over the data.

@@ -7,14 +7,13 @@ JSON), checks each is refused with a message, and samples the server's resident 
 (``VmRSS``) every ``--every`` requests. A leak grows with the request count; a working set
 levels off after the first few hundred.
 
-    python benchmarks/bench_server_soak.py [--requests 2000] [--frames 8] [--out soak.json]
+    python -m benchmarks.bench_server_soak [--requests 2000] [--frames 8] [--out soak.json]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import pathlib
 import sys
 import time
 import urllib.error
@@ -22,9 +21,7 @@ import urllib.request
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the tests package (its tiny model), run as a script
-from bench_serving import free_port, print_results, served_model_dir, start_server  # noqa: E402
+from benchmarks.bench_serving import free_port, print_results, served_model_dir, start_server
 
 
 def rss_mb(pid: int) -> float:
@@ -40,7 +37,7 @@ def malformed_requests(frames: int, rest_port: int, model_name: str):
     from affect_tf import export
     from affect_tf import features as F
     from serving.protocol import ServingError
-    from tests.serving.tiny_model import random_batch
+    from affect_tf.testing.tiny_model import random_batch
 
     good = random_batch(batch=1, frames=frames, seed=0)[0]
 

@@ -5,9 +5,9 @@ Measured in one run: the in-process SavedModel call (the reference), gRPC latenc
 clients sending 1-frame requests, plus 80-frame (batched) throughput with 10 clients. The server
 runs as a separate process (``affect-tf serve``), as in deployment; clients are threads here.
 
-    python benchmarks/bench_serving.py [--model-dir BASE_DIR] [--hold 30] [--out results.json]
+    python -m benchmarks.bench_serving [--model-dir BASE_DIR] [--hold 30] [--out results.json]
 
-Without ``--model-dir`` it exports the small test model (tests/serving/tiny_model.py) first.
+Without ``--model-dir`` it exports the small test model (affect_tf/testing/tiny_model.py) first.
 Figures depend on the machine: report them with its CPU count and load.
 """
 from __future__ import annotations
@@ -25,8 +25,7 @@ import time
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the tests package (its tiny model), run as a script
-from tests.distributed.cluster import free_port  # noqa: E402
+from affect_tf.testing.local_cluster import free_port
 
 
 def served_model_dir(model_dir=None) -> pathlib.Path:
@@ -34,7 +33,7 @@ def served_model_dir(model_dir=None) -> pathlib.Path:
     if model_dir:
         return pathlib.Path(model_dir)
     from affect_tf import export
-    from tests.serving.tiny_model import train_tiny_model
+    from affect_tf.testing.tiny_model import train_tiny_model
 
     base = pathlib.Path(tempfile.mkdtemp(prefix="bench_serving_")) / "affect"
     model, _ = train_tiny_model(steps=3)
@@ -125,7 +124,7 @@ def main(argv=None) -> int:
 
     from affect_tf import export
     from serving.client import ServingClient
-    from tests.serving.tiny_model import random_batch
+    from affect_tf.testing.tiny_model import random_batch
 
     base = served_model_dir(args.model_dir)
     version = max(int(p.name) for p in base.iterdir() if p.name.isdigit())

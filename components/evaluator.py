@@ -19,12 +19,11 @@ from tfx.components.evaluator import constants
 from tfx.components.evaluator import executor as tfx_evaluator_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils
-from tfx.utils import path_utils
 
 from affect_tf import evaluation_io
 from affect_tf.evaluation import bless
 from affect_tf.files import write_text_atomic
-from components.record_statistics import split_files
+from components.artifacts import serving_dir, split_files
 
 Examples = tfx.types.standard_artifacts.Examples
 Model = tfx.types.standard_artifacts.Model
@@ -33,10 +32,6 @@ ModelBlessing = tfx.types.standard_artifacts.ModelBlessing
 
 REPORT_FILE = "report.json"
 PLOT_FILE = "predictions.png"
-
-
-def serving_dir(model) -> str:
-    return path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
 
 
 @tfx.dsl.components.component

@@ -449,7 +449,7 @@ def run_kubeflow_local(work_dir: str, drop_root: str, train_config, dataset: str
 
 def run_main_job(args, work_dir: str, drops, train_config, evaluation: dict) -> int:
     """``affect-tf run --runner kubeflow-local``: steps 2 and 3 of the main job on the spec."""
-    from pipelines.cli import print_summary
+    from pipelines.outcome import print_summary
 
     if len(drops) != 1:
         raise SystemExit("--runner kubeflow-local runs one drop per run (the drop_root parameter): "

@@ -12,7 +12,7 @@ from affect_tf import features, presets
 def random_inputs(cfg, batch=2, frames=4, seed=0):
     rng = np.random.default_rng(seed)
     out = {}
-    for name, array in presets.dummy_inputs(cfg, batch, frames).items():
+    for name, array in cfg.dummy_inputs(batch, frames).items():
         if name in (features.FACE_MASK, features.AUDIO_MASK, features.FRAME_MASK):
             out[name] = np.ones_like(array)
         else:

@@ -35,7 +35,7 @@ def test_run_progress_bar_names_every_finished_component(capsys):
     interval of the last draw is still shown as finished."""
     import logging
 
-    from pipelines.cli import ComponentProgress
+    from pipelines.progress import ComponentProgress
 
     progress = ComponentProgress()
     progress.start(["A", "B"])

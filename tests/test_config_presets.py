@@ -108,7 +108,7 @@ def test_every_registered_preset_round_trips_its_config():
 
 
 def test_dummy_inputs_shape():
-    x = presets.dummy_inputs(_TinyConfig(), batch=3, frames=5)
+    x = _TinyConfig().dummy_inputs(batch=3, frames=5)
     assert x["egemaps"].shape == (3, 5, 25) and x["egemaps"].dtype == np.float32
 
 

@@ -45,11 +45,11 @@ def run(args) -> int:
     from affect_tf.files import atomic_path, write_text_atomic
     from affect_tf.models import load_model
     from affect_tf.models.cnn_rnn.fusion import fuse_members, fusion_weights
-    from affect_tf.training.cli import _split_pattern
+    from affect_tf.data.reader import split_pattern
 
     if len(args.member) < 2:
         raise SystemExit("affect-tf fuse: give at least two --member models")
-    val = _split_pattern(args.records, "val")
+    val = split_pattern(args.records, "val")
     if val is None:
         raise SystemExit(f"affect-tf fuse: --records {args.records}: no val split (val/* or val*)")
     members = []

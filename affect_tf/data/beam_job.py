@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from affect_tf.data import adapters, schema
+from affect_tf.data import adapters, recordings, schema
 
 LOG = logging.getLogger("affect_tf.preprocess")
 DEFAULT_PROCESSOR = "affect_tf.data.beam_job:face_pipeline_processor"
@@ -197,7 +197,7 @@ def preprocess_recording(recording, processor, output_dir, chunk_frames=500, chu
     started = time.time()
     try:
         options = tf.io.TFRecordOptions(compression_type="GZIP" if compression == "gzip" else "")
-        fps = recording.fps or adapters.video_fps(recording.video)
+        fps = recording.fps or recordings.video_fps(recording.video)
         with tf.io.TFRecordWriter(tmp, options) as writer:
             chunks = _ChunkWriter(recording, writer, fps, chunk_frames, chunk_overlap, face_format)
             for item in processor.process(recording):

@@ -17,6 +17,14 @@ MODALITIES = (F.FACE, F.LANDMARKS, F.MEL, F.EGEMAPS)
 _MASK_OF = {F.FACE: F.FACE_MASK, F.LANDMARKS: F.FACE_MASK, F.MEL: F.AUDIO_MASK, F.EGEMAPS: F.AUDIO_MASK}
 
 
+def split_pattern(records: str, split: str) -> str | None:
+    """The file pattern of one split under ``records``: ``DIR/<split>/*`` or ``DIR/<split>*``."""
+    for pattern in (tf.io.gfile.join(records, split, "*"), tf.io.gfile.join(records, f"{split}*")):
+        if tf.io.gfile.glob(pattern):
+            return pattern
+    return None
+
+
 def list_files(file_pattern) -> list[str]:
     """Sorted files matching one pattern, a list of patterns, or a folder (all record files)."""
     patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)

@@ -13,7 +13,7 @@ from affect_tf import features
 
 # feature -> (shape of its mean/std: per element, mel per band), default mean, default std.
 # Mel's defaults map the dB range [-80, 0] to [-3, 3], the image range the adversarial front
-# ends use after dividing by 3 (``affect_tf.models.adversarial.common.modality_image``).
+# ends use after dividing by 3 (``affect_tf.models.adversarial.adversarial_model.modality_image``).
 STANDARDIZED = {
     features.EGEMAPS: ((features.EGEMAPS_DIM,), 0.0, 1.0),
     features.LANDMARKS: ((features.N_LANDMARKS, 2), 0.0, 1.0),

@@ -5,11 +5,10 @@ by the standard Keras loop; the families live in the sub-packages. Importing thi
 every family, so every model class is registered with Keras and a ``.keras`` file of any preset
 loads in a fresh process (:func:`load_model`).
 """
+# The families' import registers their Keras classes.
+from affect_tf.models import adversarial, cnn_rnn, implicit_fusion  # noqa: F401
 from affect_tf.models.affect_model import MEAN_CCC, AffectModel, label_mask
-
-# After AffectModel: the families subclass it. Their import registers their Keras classes.
-from affect_tf.models import adversarial, cnn_rnn, implicit_fusion  # noqa: E402,F401  isort: skip
-from affect_tf.models.cnn_rnn import fusion  # noqa: E402,F401  isort: skip
+from affect_tf.models.cnn_rnn import fusion  # noqa: F401
 
 
 def load_model(path, **kwargs):

@@ -21,13 +21,13 @@ from affect_tf import degradations, features, losses, metrics
 from affect_tf.data.latents import latent_inputs
 from affect_tf.models import label_mask
 from affect_tf.models.adversarial.aeg_cd_sz import AEGCDSZConfig
-from affect_tf.models.adversarial.common import fold
+from affect_tf.models.adversarial.adversarial_model import fold
 from affect_tf.models.adversarial.dilast import DiLaSTConfig
 from affect_tf.models.adversarial.latent_encoder import quadrant
 from affect_tf.models.adversarial.sequence import LatentSequenceConfig
 from affect_tf.training.config import TrainConfig
 from affect_tf.training.registry import register_trainer
-from affect_tf.training.trainer import make_optimizer
+from affect_tf.training.optimizers import make_optimizer
 
 
 def _folded_labels(x, y):

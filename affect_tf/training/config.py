@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 from typing import ClassVar
+
+from affect_tf import presets
 from affect_tf.config import Config, ModelConfig, register_config
 
 STRATEGIES = ("default", "mirrored", "one_device", "multi_worker_mirrored")
@@ -63,14 +65,10 @@ class TrainConfig(Config):
     @classmethod
     def for_preset(cls, name: str, **overrides) -> "TrainConfig":
         """The preset's training defaults (``Preset.training``), then ``overrides``."""
-        from affect_tf import presets
-
         return cls(preset=name, **{**presets.get_preset(name).training, **overrides})
 
     def model_config(self) -> ModelConfig:
         """``model`` when given, else the registered preset's config."""
         if self.model is not None:
             return self.model
-        from affect_tf import presets
-
         return presets.get_preset(self.preset).config

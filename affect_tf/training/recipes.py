@@ -32,9 +32,13 @@ import pathlib
 import time
 
 from affect_tf import presets
-from affect_tf.config import ModelConfig, config_from_dict
+from affect_tf.config import ModelConfig
+from affect_tf.data.latents import cache_latents, latent_dataset
 from affect_tf.files import atomic_path, write_text_atomic
+from affect_tf.models.adversarial.adversarial_model import copy_matching_weights
+from affect_tf.models.adversarial.sequence import LatentSequenceConfig
 from affect_tf.training.config import TrainConfig
+from affect_tf.training.fitting import TrainResult, fit_stage, make_data, warm_start
 
 RECORDS = "records"  # the run's (features, labels) data, train_config.window frames per sequence
 LATENTS = "latents"  # the cached ZQ latents of the latents stage, cut into n-frame windows
@@ -65,8 +69,6 @@ def curriculum_lengths(n: int) -> list[int]:
 
 def recipe_for(train_config: TrainConfig) -> list[Stage]:
     """The stages that train ``train_config``'s model (see the module docstring)."""
-    from affect_tf.models.adversarial.sequence import LatentSequenceConfig
-
     cfg = train_config.model_config()
     if not isinstance(cfg, LatentSequenceConfig) or train_config.warm_start:
         return [Stage("train", cfg)]
@@ -108,8 +110,7 @@ def _config_record(config: ModelConfig) -> dict:
 
 def _stage_model(stage: Stage, stage_dir: pathlib.Path):
     """The finished stage's model, rebuilt from its config and loaded from its ``model.keras``."""
-    model = stage.model.build()
-    model(presets.dummy_inputs(stage.model))
+    model = stage.model.built_model()
     path = stage_dir / "model.keras"
     try:
         model.load_weights(str(path))
@@ -126,7 +127,7 @@ def _check_finished(stage: Stage, stage_dir: pathlib.Path) -> bool:
     recorded = json.loads(record.read_text())["model"]
     if recorded != _config_record(stage.model):
         raise ValueError(
-            f"{stage_dir}: finished with another model ({config_from_dict(recorded)}) than stage "
+            f"{stage_dir}: finished with another model ({presets.load_config(recorded)}) than stage "
             f"{stage.name} of this run ({stage.model}); use a new work directory or remove that folder")
     return True
 
@@ -134,13 +135,11 @@ def _check_finished(stage: Stage, stage_dir: pathlib.Path) -> bool:
 def run_recipe(train_config: TrainConfig, workdir, train_data, val_data=None, verbose: int = 0):
     """Run every unfinished stage of :func:`recipe_for`; returns the final stage's TrainResult
     (its ``stages`` attribute maps stage folders to their validation metrics)."""
-    from affect_tf.training.trainer import _warm_start, fit_stage, make_data
-
     workdir = pathlib.Path(workdir)
     recipe = recipe_for(train_config)
     if len(recipe) == 1:
         cfg = recipe[0].model
-        init = (lambda model: _warm_start(model, train_config.warm_start)) if train_config.warm_start else None
+        init = (lambda model: warm_start(model, train_config.warm_start)) if train_config.warm_start else None
         return fit_stage(train_config, cfg, workdir,
                          make_data(train_data, train_config, cfg, training=True),
                          make_data(val_data, train_config, cfg, training=False), verbose, init)
@@ -162,8 +161,6 @@ def run_recipe(train_config: TrainConfig, workdir, train_data, val_data=None, ve
                     except ValueError as error:
                         raise ValueError(f"{dirs[source] / 'model.keras'}: {error}") from None
                 else:
-                    from affect_tf.models.adversarial.common import copy_matching_weights
-
                     copy_matching_weights(earlier, model)
 
         started = time.perf_counter()
@@ -191,8 +188,6 @@ def _finish(stage, stage_dir, metrics, history, seconds):
 
 
 def _finished_result(stage, stage_dir):
-    from affect_tf.training.trainer import TrainResult
-
     record = json.loads((stage_dir / "stage.json").read_text())
     checkpoint = stage_dir / "checkpoints" / "best.weights.h5"
     return TrainResult(model=_stage_model(stage, stage_dir), trainer=None, metrics=record["metrics"],
@@ -202,11 +197,7 @@ def _finished_result(stage, stage_dir):
 
 def _cache_latents(train_config, stage, stage_dir, init, train_data, val_data) -> dict:
     """ZQ latents of every training and validation sequence, in order, one full pass each."""
-    from affect_tf.data.latents import cache_latents
-    from affect_tf.training.trainer import make_data
-
-    model = stage.model.build()
-    model(presets.dummy_inputs(stage.model))
+    model = stage.model.built_model()
     init(model)
     once = train_config.replace(shuffle=False, steps_per_epoch=None)
     counts = {}
@@ -221,13 +212,9 @@ def _cache_latents(train_config, stage, stage_dir, init, train_data, val_data) -
 
 def _stage_data(train_config, stage, dirs, train_data, val_data, by_name):
     """(train, val) datasets of a stage's data view."""
-    from affect_tf.training.trainer import make_data
-
     if stage.data == RECORDS:
         return (make_data(train_data, train_config, stage.model, training=True),
                 make_data(val_data, train_config, stage.model, training=False))
-    from affect_tf.data.latents import latent_dataset
-
     cache = next(dirs[s] for s in dirs if by_name[s].cache)
     # as many frames per batch as the records view: shorter windows, more of them
     batch = train_config.batch_size * max(1, train_config.window // stage.window)

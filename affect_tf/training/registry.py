@@ -11,9 +11,8 @@ def register_trainer(config_class: type, trainer_class: type) -> None:
 
 
 def trainer_class(model_config):
-    """The registered trainer class of ``model_config``'s class (nearest base first), or None."""
-    import affect_tf.training.adversarial  # noqa: F401  registers the adversarial family's trainers
-
+    """The registered trainer class of ``model_config``'s class (nearest base first), or None
+    (the trainers' modules must have been imported: :mod:`affect_tf.training.fitting` imports them)."""
     for cls in type(model_config).__mro__:
         if cls in _TRAINERS:
             return _TRAINERS[cls]

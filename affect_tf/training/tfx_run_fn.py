@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 
-from affect_tf.config import config_from_dict
+from affect_tf.presets import load_config
 from affect_tf.evaluation_io import choose_median_window_on_records
 from affect_tf.export import export_for_serving, update_metadata
 from affect_tf.files import atomic_path
@@ -30,7 +30,7 @@ def train_config_from_fn_args(fn_args) -> TrainConfig:
     raw = custom.get("train_config", {"type": "TrainConfig"})
     if isinstance(raw, str):
         raw = json.loads(raw)
-    cfg = config_from_dict(raw)
+    cfg = load_config(raw)
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"custom_config['train_config'] is a {type(cfg).__name__}, not TrainConfig")
     changes = {}

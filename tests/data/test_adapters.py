@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from affect_tf.data import adapters
+from affect_tf.data import adapters, omg, recordings, timed_labels
 from affect_tf.data.adapters import LayoutError
 
 
@@ -29,7 +29,7 @@ def test_omg_csv_parses_with_scales_and_counts_from_the_file(shared_data):
 
 def test_omg_annotator_file(shared_data):
     path = next((shared_data / "omg").glob("DetailedAnnotation_*.txt"))
-    rows = adapters.read_omg_annotator_file(path)
+    rows = omg.read_omg_annotator_file(path)
     assert rows == [{"arousal": 96.0, "valence": pytest.approx(90.3), "emotion": "Surprise"}]
 
 
@@ -108,14 +108,14 @@ def test_afew_va_errors_stay_with_their_clip(tmp_path):
 def test_timed_labels_resample_by_linear_interpolation():
     times = np.array([0.0, 0.04, 0.08, 0.12], np.float32)
     values = np.array([0.0, 0.4, 0.8, 0.4], np.float32)
-    out, mask = adapters.resample_to_frames(times, values, fps=10.0, n_frames=3)
+    out, mask = timed_labels.resample_to_frames(times, values, fps=10.0, n_frames=3)
     # frames at 0, 0.1 (between 0.08 and 0.12 -> 0.8 + 0.5 * -0.4), 0.2 (outside the annotation)
     np.testing.assert_allclose(out, [0.0, 0.6, 0.0], atol=1e-6)
     np.testing.assert_array_equal(mask, [1, 1, 0])
 
 
 def test_recola_arff_and_sewa_csv_layouts(tmp_path, monkeypatch):
-    monkeypatch.setattr(adapters, "video_fps", lambda path: 25.0)
+    monkeypatch.setattr(timed_labels, "video_fps", lambda path: 25.0)
     root = tmp_path / "recola"
     _write(root / "video" / "train_1.mp4", "")
     arff = "@relation GS\n@attribute Instance_name string\n@attribute frameTime numeric\n@attribute GoldStandard numeric\n@data\n"
@@ -136,7 +136,7 @@ def test_recola_arff_and_sewa_csv_layouts(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("drop_root", ["data/latest/sewa", "home/x/constraints/sewa", "devel_backup/sewa"])
 def test_timed_layout_split_ignores_the_folders_above_the_drop(tmp_path, monkeypatch, drop_root):
-    monkeypatch.setattr(adapters, "video_fps", lambda path: 25.0)
+    monkeypatch.setattr(timed_labels, "video_fps", lambda path: 25.0)
     root = tmp_path / drop_root
     rows = "time;arousal;valence\n0.0;0.1;0.2\n0.1;0.3;0.4\n"
     for name, folder in (("P01", "labels"), ("P02", "Test/labels"), ("P03", "Devel")):
@@ -151,7 +151,7 @@ def test_split_names_match_whole_words():
     names = {"Train_Set": "train", "omg_ValidationVideos": "validation", "Devel_03": "validation",
              "dev_1": "validation", "omg_TestVideos": "test", "TRAIN": "train",
              "constraints": None, "latest": None, "invalid": None, "VA_Set": None}
-    assert {n: adapters._split_from_name(n) for n in names} == names
+    assert {n: recordings.split_from_name(n) for n in names} == names
 
 
 def test_csv_manifest_with_and_without_labels(tmp_path):
@@ -181,10 +181,10 @@ def test_unknown_dataset_is_refused():
 
 def test_subject_folds_are_reproducible_balanced_and_subject_independent():
     subjects = [f"s{i}" for i in range(10)]
-    folds = adapters.subject_folds(subjects, n_folds=5, seed=3)
-    assert folds == adapters.subject_folds(list(reversed(subjects)), n_folds=5, seed=3)
+    folds = recordings.subject_folds(subjects, n_folds=5, seed=3)
+    assert folds == recordings.subject_folds(list(reversed(subjects)), n_folds=5, seed=3)
     assert sorted(np.bincount(list(folds.values()))) == [2] * 5
-    assert folds != adapters.subject_folds(subjects, n_folds=5, seed=4)
+    assert folds != recordings.subject_folds(subjects, n_folds=5, seed=4)
     # adding a subject never moves the others' relative order
     recs = [adapters.Recording(id=f"{s}_{k}", video=None, audio=None, subject=s, split="train", fps=1)
             for s in subjects for k in range(3)]
@@ -196,7 +196,7 @@ def test_subject_folds_are_reproducible_balanced_and_subject_independent():
 
 
 def test_timed_and_omg_errors_stay_with_their_recording(tmp_path, monkeypatch):
-    monkeypatch.setattr(adapters, "video_fps", lambda path: 25.0)
+    monkeypatch.setattr(timed_labels, "video_fps", lambda path: 25.0)
     root = tmp_path / "recola"
     for name in ("P1", "P2", "P3"):
         _write(root / f"{name}.mp4", "")
@@ -211,8 +211,8 @@ def test_timed_and_omg_errors_stay_with_their_recording(tmp_path, monkeypatch):
     assert recs["P2"].error == f"{root}/valence/P2.csv: no arousal/P2.csv|.arff beside it"
     assert recs["P3"].error == f"{root}/P3.csv: time stamps must increase (at least 2 rows)"
     assert recs["P4"].error == f"{root}/P4.csv: no video named P4.* under {root}"
-    omg = _write(tmp_path / "omg_TrainVideos.csv", ",".join(adapters.OMG_COLUMNS) + "\n"
-                 + "l,0,1,v1,utterance_1.mp4,0.5,0.1,3\nl,zz,1,v1,utterance_2.mp4,0.5,0.1,3\n")
-    good, bad = adapters.load_manifest("omg", omg)
+    omg_list = _write(tmp_path / "omg_TrainVideos.csv", ",".join(omg.OMG_COLUMNS) + "\n"
+                      + "l,0,1,v1,utterance_1.mp4,0.5,0.1,3\nl,zz,1,v1,utterance_2.mp4,0.5,0.1,3\n")
+    good, bad = adapters.load_manifest("omg", omg_list)
     assert good.error is None and bad.id == "v1/utterance_2" and bad.split == "train"
-    assert bad.error.startswith(f"{omg}: line 3 is malformed")
+    assert bad.error.startswith(f"{omg_list}: line 3 is malformed")

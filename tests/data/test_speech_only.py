@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from affect_tf import features as F
-from affect_tf.data import adapters, beam_job, schema
+from affect_tf.data import adapters, beam_job, csv_manifest, schema
 from affect_tf.media import decode
 
 IN_PROCESS = ["--direct_running_mode=in_memory"]
@@ -23,7 +23,7 @@ def test_manifest_rows_without_video(tmp_path):
     (tmp_path / "m.csv").write_text("recording,video,audio,subject,labels,fps\n"
                                     "r1,,a.wav,s1,t.csv,10\nr2,,a.wav,s2,,\n")
     r1, r2 = adapters.load_csv_manifest(tmp_path / "m.csv")
-    assert (r1.video, r1.fps, r2.fps, r2.split) == (None, 10.0, adapters.SPEECH_FPS, "predict")
+    assert (r1.video, r1.fps, r2.fps, r2.split) == (None, 10.0, csv_manifest.SPEECH_FPS, "predict")
     np.testing.assert_allclose(r1.valence, np.arange(11) / 20, atol=1e-6)  # 1 s at 10 fps
     np.testing.assert_allclose(r1.arousal, -np.arange(11) / 20, atol=1e-6)
     for row, problem in (("r3,,,s", "neither a video nor an audio"), ("r3,,a.wav,s,,-1", "fps")):

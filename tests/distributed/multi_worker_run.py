@@ -14,7 +14,7 @@ def main(prefix, argv):
     import numpy as np
 
     from affect_tf import cli
-    from affect_tf.training import trainer
+    from affect_tf.training import fitting
 
     kill_after = int(os.environ.get("KILL_AFTER_EPOCH", 0))
 
@@ -26,13 +26,13 @@ def main(prefix, argv):
             if epoch + 1 == kill_after:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    library_callbacks = trainer._callbacks
+    library_callbacks = fitting.callbacks_for
 
     def callbacks(*args, **kwargs):  # after the library's own, so the backup is written first
         found, checkpoint = library_callbacks(*args, **kwargs)
         return found + [EpochLog()], checkpoint
 
-    trainer._callbacks = callbacks
+    fitting.callbacks_for = callbacks
     return cli.main(argv)
 
 

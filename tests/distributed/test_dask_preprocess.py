@@ -11,7 +11,7 @@ from affect_tf.data import beam_job, schema, synthetic
 
 pytest.importorskip("distributed")
 
-from tests.distributed.cluster import local_dask_cluster  # noqa: E402
+from affect_tf.testing.local_cluster import local_dask_cluster  # noqa: E402
 
 IN_PROCESS = ["--direct_running_mode=in_memory"]
 

@@ -17,14 +17,14 @@ from affect_tf import features
 from affect_tf.data import schema
 from affect_tf.models import label_mask
 from affect_tf.models.adversarial.aeg_cd_sz import AEGCDSZConfig
-from affect_tf.models.adversarial.common import fold
+from affect_tf.models.adversarial.adversarial_model import fold
 from affect_tf.models.cnn_rnn.cnn_rnn import CnnRnnConfig
 from affect_tf.losses import masked_mse
 from affect_tf.training import TrainConfig, distribute
-from affect_tf.training.trainer import make_data
+from affect_tf.training.fitting import make_data
 
 from tests.data.data_test_utils import random_recording_arrays
-from tests.distributed.cluster import REPO, free_port
+from affect_tf.testing.local_cluster import REPO, free_port
 
 TINY_CNN_RNN = CnnRnnConfig(crop_size=32, vgg_filters=(4, 4, 8, 8, 8), use_landmarks=False, fc_units=16,
                             fc_dropout=0.0, taps=("fc",), rnn_units=8, rnn_layers=1, rnn_dropout=0.0)

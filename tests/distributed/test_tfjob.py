@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from affect_tf.training import cli as train_cli
+from affect_tf.commands import train as train_cli
 from affect_tf.training import distribute
 from pipelines import tfjob
 

@@ -22,8 +22,7 @@ def test_table_11_convention_within_ten_percent(name):
         assert abs(ours[kind] - paper) <= 0.1 * paper, line
         assert float(gap) == pytest.approx(100 * (ours[kind] - paper) / paper, abs=0.06)
     # the table's training and inference rows differ by one D with its real/fake head
-    model = preset.build()
-    model(presets.dummy_inputs(preset.config))
+    model = preset.config.built_model()
     modality = getattr(preset.config, "modalities", (getattr(preset.config, "modality", None),))[0]
     d = model.get_layer(f"{modality}_discriminator")
     assert ours["train"] - ours["inference"] == d.count_params() + (0 if d.with_critic else 9 * d.filters[-1] + 1)

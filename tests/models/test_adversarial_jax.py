@@ -36,7 +36,7 @@ def test_avi_gas_inference_forward_on_jax(tmp_path):
         generator_filters=2, residual_blocks=2, latent_block=1, discriminator_filters=(4, 4, 4, 4, 4, 4),
         encoder_filters=(8, 8, 8), features=16, lstm_units=8, n_states=4)
     model = cfg.build()
-    model(model.dummy_inputs())
+    model(model.config.dummy_inputs())
     inference = model.inference_model()
     rng = np.random.default_rng(0)
     x = {features.FACE: rng.uniform(-1, 1, (1, 3, 128, 128, 3)).astype("float32"),

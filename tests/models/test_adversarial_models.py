@@ -43,7 +43,7 @@ def test_preset_passes_harness(name, tmp_path):
 
 def test_inference_model_drops_only_the_critic_head():
     model = presets.get_preset("vi_de").build()
-    model(model.dummy_inputs())
+    model(model.config.dummy_inputs())
     inference = model.inference_model()
     assert model.count_params() - inference.count_params() == 512 * 9 + 1  # 3x3 conv 512 -> 1
     x = model_harness.random_inputs(model.config, 1, 2)
@@ -71,7 +71,7 @@ def test_few_training_steps_without_nan(name, mixed_precision=False):
 
     cfg = tiny(name)
     model = cfg.build()
-    model(model.dummy_inputs())
+    model(model.config.dummy_inputs())
     trainer_cls = registry.trainer_class(cfg)
     data = tf.data.Dataset.from_generator(lambda: iter(_batches(cfg)), output_signature=(
         {k: tf.TensorSpec((2, 2, *v[1:]), tf.float32) for k, v in cfg.input_shapes().items()},

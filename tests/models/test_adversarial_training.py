@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from affect_tf import degradations, features, losses
 from affect_tf.data import latents
-from affect_tf.models.adversarial.common import copy_matching_weights
+from affect_tf.models.adversarial.adversarial_model import copy_matching_weights
 from affect_tf.models.adversarial.dilast import DiLaSTConfig
 from affect_tf.models.adversarial.sequence import LatentSequenceConfig
 from affect_tf.training import adversarial
@@ -42,7 +42,7 @@ def image_data(images, batch=8, seed=0):
 
 def make_trainer(cfg, lr=1e-3):
     model = cfg.build()
-    model(model.dummy_inputs())
+    model(model.config.dummy_inputs())
     trainer = adversarial.LatentAdversarialTrainer(model, TrainConfig(learning_rate=lr, adam_beta_1=0.5))
     trainer.compile_for()
     return model, trainer
@@ -106,7 +106,7 @@ def test_avi_gas_beats_single_modality_des(tmp_path):
     both = LatentSequenceConfig(modalities=(features.FACE, features.MEL), fusion="gmu", **sizes)
     keras.utils.set_random_seed(0)
     frontends = both.build()
-    frontends(frontends.dummy_inputs())
+    frontends(frontends.config.dummy_inputs())
     records = {}
     for split, n_seq, seed in (("train", 24, 0), ("val", 12, 1)):
         x, y = two_modality_task(n_seq, 8, seed)
@@ -118,7 +118,7 @@ def test_avi_gas_beats_single_modality_des(tmp_path):
                                      ("avi_gas", both.modalities, "gmu")):
         keras.utils.set_random_seed(1)
         model = both.replace(modalities=modalities, fusion=fusion).build()
-        model(model.dummy_inputs(frames=8))
+        model(model.config.dummy_inputs(frames=8))
         for m in modalities:  # the same frozen front ends for every model
             copy_matching_weights(frontends, model, (f"{m}_generator/", f"{m}_discriminator/"))
         train = latents.latent_dataset(records["train"], modalities, 4, shuffle=True).repeat()

@@ -36,7 +36,7 @@ def random_dataset(model_config, batch=2, frames=2, seed=0):
     """Random features of the config's shapes (mel in dB) with random labels, all frames real."""
     rng = np.random.default_rng(seed)
     feats = {k: rng.uniform(-1, 1, v.shape).astype("float32")
-             for k, v in presets.dummy_inputs(model_config, batch, frames).items()}
+             for k, v in model_config.dummy_inputs(batch, frames).items()}
     if features.MEL in feats:
         feats[features.MEL] = feats[features.MEL] * 40 - 40
     for mask in (features.FACE_MASK, features.AUDIO_MASK, features.FRAME_MASK):

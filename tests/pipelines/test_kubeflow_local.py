@@ -60,7 +60,7 @@ def _main(args, capsys):
 def test_kubeflow_spec_runs_like_the_local_runner_and_warm_starts(first_run, tmp_path, capsys, monkeypatch):
     from ml_metadata.proto import metadata_store_pb2 as pb
 
-    from affect_tf.config import MODEL_MODULES_ENV
+    from affect_tf.presets import MODEL_MODULES_ENV
     from pipelines import drops, kubeflow_local
 
     monkeypatch.setenv(MODEL_MODULES_ENV, "tests.pipelines.tiny_av_model")  # the pods import the test model

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving.tiny_model import METADATA, MODEL_NAME, train_tiny_model
+from affect_tf.testing.tiny_model import METADATA, MODEL_NAME, train_tiny_model
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from affect_tf.cli import main
-from tests.serving.tiny_model import MODEL_NAME, random_batch
+from affect_tf.testing.tiny_model import MODEL_NAME, random_batch
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -7,7 +7,7 @@ import pytest
 
 from affect_tf import export
 from affect_tf import features as F
-from tests.serving.tiny_model import random_batch
+from affect_tf.testing.tiny_model import random_batch
 
 PRESET = "implicit_fusion_visual"  # the smallest registered preset (002, single-modality inference)
 

@@ -10,7 +10,7 @@ from affect_tf import export
 from affect_tf import features as F
 from serving.client import RestServingClient, ServingClient
 from serving.protocol import ServingError, to_tensor_proto
-from tests.serving.tiny_model import METADATA, MODEL_NAME, random_batch, train_tiny_model
+from affect_tf.testing.tiny_model import METADATA, MODEL_NAME, random_batch, train_tiny_model
 
 
 def in_process(model, model_features):

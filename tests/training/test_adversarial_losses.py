@@ -63,7 +63,7 @@ def test_aeg_reconstruction_is_the_cycle_of_000_eq_2():
     cfg = AEGCDSZConfig(image_size=32, generator_filters=2, discriminator_filters=(4, 8, 8, 8),
                         denoise=False, use_audio=False)
     model = cfg.build()
-    model(model.dummy_inputs())
+    model(model.config.dummy_inputs())
     x = np.random.default_rng(3).uniform(-1, 1, (2, 1, 32, 32, 3)).astype("float32")
     va = np.zeros((2, 1, 2), "float32")
     twice = model.generator(model.generator(x[:, 0])[0])[0]

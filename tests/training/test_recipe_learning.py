@@ -16,7 +16,7 @@ from affect_tf import presets
 from affect_tf.data import beam_job, synthetic
 from affect_tf.data.feature_statistics import prepare_inputs
 from affect_tf.training import TrainConfig, registry, train_and_evaluate
-from affect_tf.training.trainer import make_data
+from affect_tf.training.fitting import make_data
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def _untrained_mean_ccc(train_config, records):
     cfg = train_config.model_config()
     keras.utils.set_random_seed(train_config.seed)
     model = cfg.build()
-    dummy = presets.dummy_inputs(cfg)
+    dummy = cfg.dummy_inputs()
     model(dummy)
     prepare_inputs(model, train_config, make_data(records["train"], train_config, cfg, training=True))
     trainer = registry.trainer_class(cfg)(model, train_config)

@@ -9,11 +9,11 @@ from keras import ops
 
 from affect_tf import features, presets
 from affect_tf.data import latents
-from affect_tf.models.adversarial.common import copy_matching_weights
+from affect_tf.models.adversarial.adversarial_model import copy_matching_weights
 from affect_tf.models.adversarial.latent_encoder import quadrant
 from affect_tf.models.adversarial.sequence import LatentSequenceConfig
 from affect_tf.training import TrainConfig, recipes, train_and_evaluate
-from affect_tf.training import trainer as trainer_lib
+from affect_tf.training import fitting
 
 from tests.models.adversarial_tasks import two_modality_task
 
@@ -48,7 +48,7 @@ def test_recipes_follow_the_papers():
 
 def _built(cfg):
     model = cfg.build()
-    model(model.dummy_inputs(frames=4))
+    model(model.config.dummy_inputs(frames=4))
     return model
 
 
@@ -90,7 +90,7 @@ def test_front_end_quadrant_conditions_zq():
     """ZQ's last plane holds the arg-max of D's four quadrant logits (003 eq. 2-3)."""
     cfg = LatentSequenceConfig(**TINY).frontend_config(features.FACE)
     model = cfg.build()
-    model(model.dummy_inputs())
+    model(model.config.dummy_inputs())
     image = np.random.default_rng(2).uniform(-1, 1, (5, 16, 16, 3)).astype("float32")
     parts = model.forward_parts(image)
     assert parts["d_quadrant"].shape == (5, 4)
@@ -143,7 +143,7 @@ def test_avi_gas_recipe_resumes_after_a_killed_stage_and_beats_random_front_ends
     assert [s.name for s in recipes.recipe_for(train_config)] == [
         "frontend_face", "frontend_mel", "latents", "sa_2", "sa_4"]
     train, val = _two_modality_data(24, 8, 0), _two_modality_data(12, 8, 1)
-    real_fit = trainer_lib.fit_stage
+    real_fit = recipes.fit_stage
     started = {}
 
     def fit_stage(train_config, model_config, workdir, *args, **kwargs):
@@ -157,7 +157,7 @@ def test_avi_gas_recipe_resumes_after_a_killed_stage_and_beats_random_front_ends
             started[workdir.name] = [w.copy() for w in model.get_weights()]
         return real_fit(train_config, model_config, workdir, *args[:-1], recording_init, **kwargs)
 
-    monkeypatch.setattr(trainer_lib, "fit_stage", fit_stage)
+    monkeypatch.setattr(recipes, "fit_stage", fit_stage)
     with pytest.raises(KeyboardInterrupt):
         train_and_evaluate(train_config, tmp_path, train, val)
     stages = tmp_path / "stages"
@@ -177,9 +177,9 @@ def test_avi_gas_recipe_resumes_after_a_killed_stage_and_beats_random_front_ends
     assert result.stages["03_latents"] == {"sequences": {"train": 24, "val": 12}}
     assert (tmp_path / "model.keras").exists()
 
-    monkeypatch.setattr(trainer_lib, "fit_stage", real_fit)
-    random_front = real_fit(train_config, cfg, tmp_path / "random", trainer_lib.make_data(train, train_config, cfg, True),
-                            trainer_lib.make_data(val, train_config, cfg, False))
+    monkeypatch.setattr(recipes, "fit_stage", real_fit)
+    random_front = real_fit(train_config, cfg, tmp_path / "random", fitting.make_data(train, train_config, cfg, True),
+                            fitting.make_data(val, train_config, cfg, False))
     scores = {"recipe": result.metrics, "random front ends": random_front.metrics}
     print({k: {m: round(v, 3) for m, v in s.items() if "ccc" in m} for k, s in scores.items()})
     recipe, random = (scores[k]["val_mean_ccc"] for k in ("recipe", "random front ends"))
@@ -199,7 +199,7 @@ def test_small_keeps_structure_and_recipe(capsys):
     assert recipes.describe(small) == recipes.describe(full)
     aeg = presets.small_config(presets.get_preset("aeg_cd_sz").config)  # z still fits D's conv 2
     assert aeg.discriminator_filters[aeg.latent_after - 1] == 4 * aeg.generator_filters
-    from pipelines.cli import default_train_config  # affect-tf run --preset avi_gas --small
+    from pipelines.main_job import default_train_config  # affect-tf run --preset avi_gas --small
 
     run = default_train_config("avi_gas", small=True, epochs=3)  # the main job's CPU schedule
     assert (run.model_config(), run.adam_beta_1, run.epochs, run.learning_rate, run.window) == (cfg, 0.5, 3, 3e-3, 16)

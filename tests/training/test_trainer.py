@@ -10,7 +10,7 @@ import pytest
 from affect_tf import features, metrics
 from affect_tf.config import config_from_json
 from affect_tf.training import TrainConfig, train_and_evaluate
-from affect_tf.training import trainer as trainer_lib
+from affect_tf.training import fitting
 
 from tests.training import tiny_task
 
@@ -87,7 +87,7 @@ def test_warm_start_and_early_stopping_callbacks(tmp_path):
     assert result.checkpoint_path and "val_mean_ccc" not in result.metrics
     for a, b in zip(source.get_weights(), result.model.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
-    callbacks, _ = trainer_lib._callbacks(_cfg(early_stopping_patience=3), tmp_path, "val_mean_ccc", True)
+    callbacks, _ = fitting.callbacks_for(_cfg(early_stopping_patience=3), tmp_path, "val_mean_ccc", True)
     (stop,) = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
     assert (stop.monitor, stop.patience, stop.mode) == ("val_mean_ccc", 3, "max")
     with pytest.raises(FileNotFoundError, match="nowhere.keras"):
@@ -95,7 +95,7 @@ def test_warm_start_and_early_stopping_callbacks(tmp_path):
     target = tiny_task.TinyGruConfig(units=4).build()  # same layers, other widths: a clear error
     target(tiny_task.task_arrays(1)[0])
     with pytest.raises(ValueError, match=r"source.keras: \d+ of its \d+ weights have no counterpart"):
-        trainer_lib._warm_start(target, str(tmp_path / "source.keras"))
+        fitting.warm_start(target, str(tmp_path / "source.keras"))
 
 
 def test_mirrored_strategy_with_mixed_precision(tmp_path):

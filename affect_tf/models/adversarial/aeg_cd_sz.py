@@ -16,7 +16,7 @@ import keras
 
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
-from affect_tf.models.adversarial.common import AdversarialModel, fold, unfold
+from affect_tf.models.adversarial.adversarial_model import AdversarialModel, fold, unfold
 from affect_tf.models.adversarial.discriminator import Discriminator
 from affect_tf.models.adversarial.generator import Generator
 

@@ -13,7 +13,7 @@ from keras import layers
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
 from affect_tf.models.adversarial.latent_encoder import LatentEncoder, estimated_quadrant, zq
-from affect_tf.models.adversarial.common import AdversarialModel, unfold
+from affect_tf.models.adversarial.adversarial_model import AdversarialModel, unfold
 from affect_tf.models.adversarial.discriminator import Discriminator
 from affect_tf.models.adversarial.generator import Generator
 

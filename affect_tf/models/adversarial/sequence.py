@@ -19,7 +19,7 @@ from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
 from affect_tf.layers import GatedMultimodalUnit, StateAttentionLSTM
 from affect_tf.models.adversarial.latent_encoder import LatentEncoder, estimated_quadrant, zq
-from affect_tf.models.adversarial.common import AdversarialModel, fold, unfold
+from affect_tf.models.adversarial.adversarial_model import AdversarialModel, fold, unfold
 from affect_tf.models.adversarial.dilast import LatentFrontendFields, make_frontend
 
 FUSIONS = ("none", "concat", "gmu")
@@ -125,7 +125,7 @@ class LatentSequenceModel(AdversarialModel):
 
     def load_frontend(self, per_frame_model, modality: str | None = None) -> list[str]:
         """Take G, D (and enc_P when it fits) from a trained per-frame DiLaST/ANCLaF model."""
-        from affect_tf.models.adversarial.common import copy_matching_weights, relative_variables
+        from affect_tf.models.adversarial.adversarial_model import copy_matching_weights, relative_variables
 
         modality = modality or per_frame_model.config.modality
         frontend = (f"{modality}_generator/", f"{modality}_discriminator/")

@@ -22,7 +22,7 @@ from keras import ops
 
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
-from affect_tf.models import AffectModel
+from affect_tf.models.affect_model import AffectModel
 from affect_tf.models.cnn_rnn import backbones
 
 RNN_MODES = ("none", "single", "per_tap")

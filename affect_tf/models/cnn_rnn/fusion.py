@@ -10,7 +10,7 @@ from keras import ops
 
 from affect_tf import features
 from affect_tf.config import ModelConfig, register_config
-from affect_tf.models import AffectModel
+from affect_tf.models.affect_model import AffectModel
 from affect_tf.models.cnn_rnn.cnn_rnn import CnnRnn, CnnRnnConfig
 
 FUSIONS = ("rnn", "fc")
@@ -152,9 +152,7 @@ class DecisionFusion(AffectModel):
         return {features.TARGETS: fused}
 
     def build_from_config(self, config):  # weights exist after one call, whatever the inputs
-        from affect_tf import presets
-
-        self(presets.dummy_inputs(self.config))
+        self(self.config.dummy_inputs())
 
 
 DecisionFusionConfig.model_class = DecisionFusion
@@ -162,11 +160,9 @@ DecisionFusionConfig.model_class = DecisionFusion
 
 def fuse_members(members, validation_ccc) -> DecisionFusion:
     """A :class:`DecisionFusion` holding copies of the trained ``members`` (built models)."""
-    from affect_tf import presets
-
     fusion = DecisionFusionConfig(members=tuple(m.config for m in members),
-                                  validation_ccc=tuple(tuple(float(c) for c in ccc) for ccc in validation_ccc)).build()
-    fusion(presets.dummy_inputs(fusion.config))
+                                  validation_ccc=tuple(tuple(float(c) for c in ccc) for ccc in validation_ccc)
+                                  ).built_model()
     for ours, trained in zip(fusion.members, members):
         ours.set_weights(trained.get_weights())
     return fusion

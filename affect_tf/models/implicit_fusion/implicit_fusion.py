@@ -16,7 +16,7 @@ from keras import ops
 
 from affect_tf import features, losses
 from affect_tf.config import ModelConfig, register_config
-from affect_tf.models import AffectModel, label_mask
+from affect_tf.models.affect_model import AffectModel, label_mask
 
 MODALITIES = {"audio": features.EGEMAPS, "visual": features.LANDMARKS}
 MASKS = {"audio": features.AUDIO_MASK, "visual": features.FACE_MASK}

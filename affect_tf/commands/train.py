@@ -2,18 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import sys
-
-
-def _split_pattern(records: str, split: str) -> str | None:
-    """The file pattern of one split under ``records``: ``DIR/<split>/*`` or ``DIR/<split>*``."""
-    for pattern in (os.path.join(records, split, "*"), os.path.join(records, f"{split}*")):
-        if glob.glob(pattern):
-            return pattern
-    return None
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -47,15 +38,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from affect_tf.config import config_from_json
-    from affect_tf.training import TrainConfig, search_model_option, train_and_evaluate
-
-    from affect_tf.presets import small_config
-    from affect_tf.training import recipes
+    from affect_tf.data.reader import split_pattern
+    from affect_tf.presets import load_config, small_config
+    from affect_tf.training import TrainConfig, recipes, search_model_option, train_and_evaluate
 
     if args.config:
         with open(args.config) as f:
-            cfg = config_from_json(f.read())
+            cfg = load_config(f.read())
     else:  # the preset's training settings from its paper; the flags below override them
         cfg = TrainConfig.for_preset(args.preset or TrainConfig.preset)
     flags = {
@@ -82,8 +71,8 @@ def run(args) -> int:
     if args.records:
         if not os.path.isdir(args.records):
             raise SystemExit(f"affect-tf train: --records {args.records}: not a directory")
-        train = train or _split_pattern(args.records, "train")
-        val = val or _split_pattern(args.records, "val")
+        train = train or split_pattern(args.records, "train")
+        val = val or split_pattern(args.records, "val")
     if not train:
         raise SystemExit("affect-tf train: no training records (give --records DIR with a "
                          "train split, or --train PATTERN)")

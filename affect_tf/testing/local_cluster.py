@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[2]  # the checkout (workers import its tests too)
 
 
 def free_port() -> int:

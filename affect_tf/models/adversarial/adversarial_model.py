@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from affect_tf import features
-from affect_tf.models import AffectModel
+from affect_tf.models.affect_model import AffectModel
 
 MODALITIES = (features.FACE, features.MEL)
 
@@ -72,23 +72,18 @@ def copy_matching_weights(source, target, prefixes: tuple[str, ...] | None = Non
 class AdversarialModel(AffectModel):
     """Base of the family: built on dummy inputs at construction time of the inference copy."""
 
-    def dummy_inputs(self, batch=1, frames=2):
-        from affect_tf import presets
-
-        return presets.dummy_inputs(self.config, batch, frames)
-
     def modality_image(self, feats, modality: str):
         """:func:`modality_image` of the raw features, standardised first (what the trainers use)."""
         return modality_image(self.standardized(feats), modality)
 
     def build_from_config(self, config):  # weights are created by a call, whatever the inputs
-        self(self.dummy_inputs())
+        self(self.config.dummy_inputs())
 
     def inference_model(self):
         """The same model without training-only weights (D's real/fake head), same outputs."""
         if not getattr(self.config, "with_critic", False):
             return self
         model = type(self)(config=self.config.replace(with_critic=False), name=self.name)
-        model(self.dummy_inputs())
+        model(self.config.dummy_inputs())
         copy_matching_weights(self, model)
         return model

@@ -15,7 +15,7 @@ METADATA = {"preset": "tiny_test_model", "fps": 25.0, "window": 4, "schema_versi
             "training_data": "random-batch-seed0", "metrics": {"ccc_valence": 0.1}}
 
 
-@keras.saving.register_keras_serializable(package="affect_tf_tests")
+@keras.saving.register_keras_serializable(package="affect_tf_testing")
 class TinyAffectModel(keras.Model):
     """Per-frame pooled face + landmarks + mel + eGeMAPS -> GRU -> (valence, arousal), attention."""
 
