@@ -40,7 +40,6 @@ PLACEHOLDER = re.compile(r"\{\{\$(.*?)\}\}")
 PLACEHOLDER_FORMS = re.compile(
     r"^\.(?P<side>inputs|outputs)\.(?P<kind>parameters|artifacts)\['(?P<key>[^']+)'\]"
     r"(?:\.(?P<field>uri|metadata\['(?P<meta>[^']+)'\]))?$")
-TASK_LOG_TAIL = 2000
 
 
 class KubeflowLocalError(RuntimeError):
@@ -69,13 +68,13 @@ def _schema_title(artifact_type: dict) -> str:
 
 def _value_to_mlmd(value, target):
     """A metadata value as the KFP launcher stores it: numbers as doubles, strings as strings,
-    anything else as a struct."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        target.struct_value.update({"value": value}) if not isinstance(value, dict) else target.struct_value.update(value)
-    elif isinstance(value, str):
+    anything else as a struct (a list or a bool wrapped as ``{"value": ...}``)."""
+    if isinstance(value, str):
         target.string_value = value
-    else:
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
         target.double_value = float(value)
+    else:
+        target.struct_value.update(value if isinstance(value, dict) else {"value": value})
 
 
 def _value_from_mlmd(value):
@@ -179,7 +178,7 @@ class MetadataStore:
         return [a.id for a in sorted(found, key=lambda a: a.id, reverse=True)]
 
 
-def resolve_placeholders(task: str, text: str, executor_input: dict, parameters_spec: dict) -> str:
+def resolve_placeholders(task: str, text: str, executor_input: dict) -> str:
     """Substitute the KFP placeholders in one command-line argument or filter, strictly."""
 
     def one(match):
@@ -346,12 +345,12 @@ class SpecRun:
         when an input it reads is empty: nothing to resolve yet)."""
         outputs = {}
         for key, query in resolver["outputArtifactQueries"].items():
-            needed = re.findall(r"\.inputs\.artifacts\['([^']+)'\]", query["filter"])
-            empty = [k for k in needed if not executor_input["inputs"]["artifacts"].get(k, {}).get("artifacts", [1])]
-            if empty:
+            inputs = executor_input["inputs"]["artifacts"]
+            read = re.findall(r"\.inputs\.artifacts\['([^']+)'\]", query["filter"])
+            if any(k in inputs and not inputs[k]["artifacts"] for k in read):  # nothing to resolve yet
                 outputs[key] = []
                 continue
-            found = self.store.query(name, resolve_placeholders(name, query["filter"], executor_input, {}))
+            found = self.store.query(name, resolve_placeholders(name, query["filter"], executor_input))
             outputs[key] = found[:1]
         return outputs
 
@@ -368,7 +367,7 @@ class SpecRun:
                 {"type": definition["artifactType"], "uri": uri, "metadata": {}}]}
         executor_input["outputs"]["outputFile"] = os.path.join(task_root, "executor_output.json")
         self._check_executor_input(name, executor_input)
-        argv = [resolve_placeholders(name, arg, executor_input, {})
+        argv = [resolve_placeholders(name, arg, executor_input)
                 for arg in container.get("command", []) + container.get("args", [])]
         env = dict(os.environ, **image_environment())
         env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
@@ -378,9 +377,9 @@ class SpecRun:
         if code != 0:
             self.states[name] = "FAILED"
             self.store.record_execution(name, "FAILED", input_ids, {})
-            tail = pathlib.Path(log_path).read_text(errors="replace")[-TASK_LOG_TAIL:].strip().splitlines()
-            last = tail[-1] if tail else ""
-            raise KubeflowLocalError(f"task {name}: the container exited with {code} ({last}; log: {log_path})")
+            lines = pathlib.Path(log_path).read_text(errors="replace").strip().splitlines()
+            raise KubeflowLocalError(f"task {name}: the container exited with {code} "
+                                     f"({lines[-1] if lines else 'no output'}; log: {log_path})")
         return self._record_outputs(name, executor_input, input_ids)
 
     def _check_executor_input(self, name, executor_input):
