@@ -153,3 +153,27 @@ def test_a_broken_placeholder_fails_its_task_with_a_clear_message(tmp_path):
     with pytest.raises(kubeflow_local.KubeflowLocalError, match="runtime parameter 'serving_dir' has no value"):
         kubeflow_local.run_spec(str(spec_path), str(tmp_path / "root"), str(tmp_path / "metadata.sqlite"),
                                 {"drop_root": "/drops/v1"})
+
+
+def test_the_latest_blessed_model_resolvers_queries_on_ml_metadata(tmp_path):
+    """The two resolver filters the TFX compiler writes, run on a store holding what the launcher
+    records: the newest blessed blessing, then the model it names; strict on unknown fields."""
+    from pipelines.kubeflow_local import KubeflowLocalError, MetadataStore, resolve_placeholders
+
+    store = MetadataStore(str(tmp_path / "metadata.sqlite"), "run-1")
+    models = [store.record_artifact("tfx.Model", f"/models/{i}", {}, "model") for i in range(3)]
+    for i, (model, blessed) in enumerate(zip(models, (1, 1, 0))):
+        store.record_artifact("tfx.ModelBlessing", f"/blessings/{i}",
+                              {"blessed": blessed, "current_model_id": MetadataStore.artifact_name(model)}, "blessing")
+    blessings = store.query("r", 'schema_title="tfx.ModelBlessing" AND state=LIVE AND metadata.blessed.number_value=1')
+    assert [store.runtime_artifact(b, {})["uri"] for b in blessings] == ["/blessings/1", "/blessings/0"]
+    executor_input = {"inputs": {"artifacts": {"input": {"artifacts": [store.runtime_artifact(blessings[0], {})]}}}}
+    query = resolve_placeholders("r", 'schema_title="tfx.Model" AND state=LIVE AND '
+                                 'name="{{$.inputs.artifacts[\'input\'].metadata[\'current_model_id\']}}"', executor_input)
+    assert store.query("r", query) == [models[1]]
+    with pytest.raises(KubeflowLocalError, match="has no metadata 'current_model'"):
+        resolve_placeholders("r", "{{$.inputs.artifacts['input'].metadata['current_model']}}", executor_input)
+    with pytest.raises(KubeflowLocalError, match="filter field 'uri'"):
+        store.query("r", 'schema_title="tfx.Model" AND uri="/models/1"')
+    with pytest.raises(KubeflowLocalError, match="clause 'create_time>0' is not FIELD=VALUE"):
+        store.query("r", 'schema_title="tfx.Model" AND create_time>0')
