@@ -95,4 +95,4 @@ class AffectEvaluatorExecutor(AffectEvaluator.EXECUTOR_SPEC.executor_class, tfx_
     ``affect-tf run --runner kubeflow-local`` showed it). The function above still does the work."""
 
 
-AffectEvaluator.EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(AffectEvaluatorExecutor)
+AffectEvaluator.EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(AffectEvaluatorExecutor)  # a Beam executor by type
