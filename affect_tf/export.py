@@ -84,7 +84,7 @@ def _outputs(model, features: dict) -> dict:
     return named
 
 
-def model_crop_size(model, default: int = 96) -> int:
+def model_crop_size(model, default: int = F.DEFAULT_CROP_SIZE) -> int:
     """The face crop side from ``model.config.input_shapes()`` (``default`` without a face input)."""
     config = getattr(model, "config", None)
     shape = config.input_shapes().get(F.FACE) if config is not None and hasattr(config, "input_shapes") else None
@@ -96,7 +96,7 @@ def make_serving_signatures(model, crop_size: int | None = None, input_names=Non
                             use_inference_model: bool = True) -> dict:
     """``{signature name: tf.function}`` for ``model`` (its ``inference_model()`` when it has one).
 
-    ``crop_size`` defaults to the model config's face shape (96 without one).
+    ``crop_size`` defaults to the model config's face shape (``features.DEFAULT_CROP_SIZE`` without one).
     ``sequence_examples``: add the serialized-``SequenceExample`` signature.
     """
     import tensorflow as tf

@@ -43,9 +43,11 @@ EGEMAPS_DIM = 25  # eGeMAPSv02 low-level descriptors per openSMILE frame
 MEL_FLOOR_DB = -80.0
 SAMPLE_RATE = 22050
 CROP_SIZES = (96, 128)  # CNN-RNN family (004 §4) / adversarial family (003, 001)
+DEFAULT_CROP_SIZE = CROP_SIZES[0]
+MODEL_NAME = "affect"  # the served model's default name (TF Serving's model_name)
 
 
-def feature_shapes(crop_size: int = 96) -> dict:
+def feature_shapes(crop_size: int = DEFAULT_CROP_SIZE) -> dict:
     """Per-frame shapes (no batch or time axis) of every feature."""
     return {
         FACE: (crop_size, crop_size, 3),

@@ -72,35 +72,19 @@ def synthesise(source: pathlib.Path, out: pathlib.Path, seconds: float):
     import av
     import numpy as np
 
+    from affect_tf.media.encode import write_video
+
     with av.open(str(source)) as src:
         frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
     with av.open(str(source)) as src:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=44100)
         audio = np.concatenate([o.to_ndarray().reshape(-1) for f in src.decode(audio=0)
                                 for o in resampler.resample(f)])
-    fps = 25
+    fps, rate = 25, 44100
     n_frames = int(seconds * fps)
-    with av.open(str(out), "w") as dst:
-        vs = dst.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
-        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        aus = dst.add_stream("aac", rate=44100)
-        aus.layout = "mono"
-        per_frame = 44100 // fps
-        for i in range(n_frames):
-            for p in vs.encode(av.VideoFrame.from_ndarray(frames[i % len(frames)], format="rgb24")):
-                dst.mux(p)
-        for p in vs.encode():
-            dst.mux(p)
-        total = n_frames * per_frame
-        for start in range(0, total, 1024):
-            idx = np.arange(start, min(start + 1024, total)) % len(audio)
-            frame = av.AudioFrame.from_ndarray(audio[idx].reshape(1, -1).astype(np.float32),
-                                               format="flt", layout="mono")
-            frame.sample_rate, frame.pts = 44100, start
-            for p in aus.encode(frame):
-                dst.mux(p)
-        for p in aus.encode():
-            dst.mux(p)
+    total = n_frames * (rate // fps)
+    write_video(out, (frames[i % len(frames)] for i in range(n_frames)), fps,
+                audio=audio[np.arange(total) % len(audio)], sample_rate=rate, options={"preset": "ultrafast"})
 
 
 def peak_rss_child(video: pathlib.Path) -> dict:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+from affect_tf import features as F
+
 PIPELINE_NAME = "affect-tf"
 DATASET = "affwild2"
 TRAIN_SPLIT = "train"
@@ -14,7 +16,7 @@ TRAIN_SPLIT = "train"
 # Aff-Wild2 drops have train/validation; a drop with a "test" split can evaluate on that instead).
 EVAL_SPLIT = "validation"
 EVALUATOR_SPLIT = "validation"
-SERVING_MODEL_NAME = "affect"
+SERVING_MODEL_NAME = F.MODEL_NAME
 
 # The container image the Kubeflow V2 pipeline runs in (pipelines/Dockerfile).
 PIPELINE_IMAGE = os.environ.get("AFFECT_TF_PIPELINE_IMAGE", "gcr.io/YOUR_PROJECT/affect-tf-pipeline:latest")

@@ -7,6 +7,8 @@ import logging
 import pathlib
 import sys
 
+from affect_tf import features as F
+
 
 def parse_model_args(values) -> dict:
     """``NAME=BASE_DIR`` strings (or a bare BASE_DIR, named after its folder) -> dict."""
@@ -60,7 +62,7 @@ def register_predict(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--model", help="exported model: a version folder or a base folder")
     parser.add_argument("--out", default="predictions",
                         help="output folder for the CSV, JSON and PNG (default ./predictions)")
-    parser.add_argument("--model-name", default="affect", help="served model name (with --server)")
+    parser.add_argument("--model-name", default=F.MODEL_NAME, help="served model name (with --server)")
     parser.add_argument("--version", type=int, default=None, help="served version (default newest)")
     parser.add_argument("--chunk-frames", type=int, default=80)
     parser.add_argument("--context-frames", type=int, default=16)

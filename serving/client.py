@@ -15,6 +15,7 @@ import grpc
 import numpy as np
 
 from affect_tf import export as export_lib
+from affect_tf import features as F
 from serving.protocol import (GRPC_CODE, METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES,
                               ServingError, from_tensor_proto, to_json_value, to_tensor_proto)
 
@@ -49,7 +50,7 @@ class ServingClient:
     >>> out = client.predict({"face": faces_uint8, ...})   # {"valence": (B, T), ...}
     """
 
-    def __init__(self, target: str, model_name: str = "affect", timeout: float = 10.0,
+    def __init__(self, target: str, model_name: str = F.MODEL_NAME, timeout: float = 10.0,
                  retries: int = 3, backoff: float = 0.2,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
@@ -180,7 +181,7 @@ class ServingClient:
 class RestServingClient:
     """The same calls over TF Serving's REST API (``http://host:8501``), columnar JSON format."""
 
-    def __init__(self, base_url: str, model_name: str = "affect", timeout: float = 10.0,
+    def __init__(self, base_url: str, model_name: str = F.MODEL_NAME, timeout: float = 10.0,
                  retries: int = 3, backoff: float = 0.2):
         import urllib3
 

@@ -56,7 +56,7 @@ class InProcessModel:
 class ServedModel:
     """The model behind a TF Serving gRPC endpoint."""
 
-    def __init__(self, target, model_name="affect", version=None, timeout=60.0):
+    def __init__(self, target, model_name=F.MODEL_NAME, version=None, timeout=60.0):
         from serving.client import ServingClient
 
         self.client = ServingClient(target, model_name, timeout=timeout)
@@ -140,7 +140,7 @@ def plot(times, valence, arousal, face_present, frame_duration, title) -> bytes:
 def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, median_window=None,
                   media_config=None, progress=sys.stderr) -> dict:
     """Run ``video`` through preprocessing and ``model``; write CSV/JSON/PNG; return a summary."""
-    from affect_tf.postprocess import median_filter
+    from affect_tf.postprocess import median_filter_per_dimension
     from affect_tf.media import FacePipeline, MediaConfig
     from affect_tf.media import decode
 
@@ -148,7 +148,7 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
     check_output_dir(out_dir, video)
     if chunk_frames < 1 or context_frames < 0:
         raise ValueError("chunk_frames must be >= 1 and context_frames >= 0")
-    crop_size = int(model.metadata.get("crop_size", 96))
+    crop_size = int(model.metadata.get("crop_size", F.DEFAULT_CROP_SIZE))
     config = media_config or MediaConfig(crop_size=crop_size)
     window = median_window or model.metadata.get("median_window") or 1
     windows = (int(window), int(window)) if np.isscalar(window) else tuple(map(int, window))
@@ -191,7 +191,7 @@ def predict_video(video, out_dir, model, chunk_frames=80, context_frames=16, med
         raise SystemExit(f"{video}: no frames could be decoded")
 
     raw = np.stack([valence, arousal], axis=-1).astype(np.float64)
-    smooth = np.stack([median_filter(raw[:, d], windows[d]) for d in range(2)], axis=-1)
+    smooth = median_filter_per_dimension(raw, windows)
     smooth = np.clip(smooth, -1.0, 1.0)
     times = np.array([t for _, t in frames])
     face = np.array(face, bool)

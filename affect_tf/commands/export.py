@@ -13,10 +13,10 @@ from affect_tf import features as F
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="a saved .keras model (from `affect-tf train`)")
     parser.add_argument("base_dir", help="TF Serving model base path; writes BASE_DIR/<version>/")
-    parser.add_argument("--name", default="affect", help="model name in models.config")
+    parser.add_argument("--name", default=F.MODEL_NAME, help="model name in models.config")
     parser.add_argument("--version", type=int, default=None, help="default: newest + 1")
     parser.add_argument("--crop-size", type=int, default=None, choices=F.CROP_SIZES,
-                        help="default: from the model config (96 without a face input)")
+                        help=f"default: from the model config ({F.DEFAULT_CROP_SIZE} without a face input)")
     parser.add_argument("--metadata", default=None, help="JSON file merged into the metadata")
     parser.add_argument("--serving-base-path", default=None,
                         help="base_path written in models.config (e.g. /models/affect in a container)")

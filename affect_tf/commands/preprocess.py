@@ -19,7 +19,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="DirectRunner worker processes")
     parser.add_argument("--dask", metavar="HOST:PORT",
                         help="run on this Dask scheduler (the workers must read --root and --output)")
-    parser.add_argument("--crop-size", type=int, default=96, choices=F.CROP_SIZES)
+    parser.add_argument("--crop-size", type=int, default=F.DEFAULT_CROP_SIZE, choices=F.CROP_SIZES)
     parser.add_argument("--chunk-frames", type=int, default=500)
     parser.add_argument("--chunk-overlap", type=int, default=16)
     parser.add_argument("--face-format", default="png", choices=schema.FACE_FORMATS)

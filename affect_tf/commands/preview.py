@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from affect_tf import features as F
 from affect_tf.media.config import DETECTORS, TARGET_POLICIES
 
 
@@ -10,7 +11,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", help="video file")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--frames", type=int, default=24, help="tiles on the sheet (default 24)")
-    parser.add_argument("--crop-size", type=int, default=96, choices=(96, 128))
+    parser.add_argument("--crop-size", type=int, default=F.DEFAULT_CROP_SIZE, choices=F.CROP_SIZES)
     parser.add_argument("--target-face", default="subject", choices=TARGET_POLICIES,
                         help="face to follow when several are visible (default subject)")
     parser.add_argument("--detector", default="hog+mtcnn", choices=DETECTORS,

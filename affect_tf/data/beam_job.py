@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from affect_tf import features as F
 from affect_tf.data import adapters, recordings, schema
 
 LOG = logging.getLogger("affect_tf.preprocess")
@@ -80,7 +81,7 @@ class FacePipelineProcessor:
     """The real per-recording preprocessing: :class:`affect_tf.media.FacePipeline` on a video
     or on a list of frame images (with given landmarks, AFEW-VA), cut to ``start``/``end``."""
 
-    def __init__(self, crop_size: int = 96, **media_options):
+    def __init__(self, crop_size: int = F.DEFAULT_CROP_SIZE, **media_options):
         from affect_tf.media import FacePipeline, MediaConfig
 
         self.pipeline = FacePipeline(MediaConfig(crop_size=crop_size, **media_options))
@@ -373,7 +374,7 @@ def default_pipeline_args(pipeline_args=(), workers: int = 2) -> list[str]:
 
 def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers: int = 2,
                    processor: str = DEFAULT_PROCESSOR, processor_options=None,
-                   crop_size: int = 96, chunk_frames: int = 500, chunk_overlap: int = 16,
+                   crop_size: int = F.DEFAULT_CROP_SIZE, chunk_frames: int = 500, chunk_overlap: int = 16,
                    face_format: str = "png", compression: str = "gzip",
                    n_folds: int | None = None, fold: int = 0, seed: int = 0,
                    limit: int | None = None, recordings=None, progress: bool = False) -> dict:

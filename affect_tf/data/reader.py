@@ -108,7 +108,7 @@ def make_dataset(file_pattern, window: int = 8, batch_size: int = 4, modalities=
             files_ds = files_ds.shuffle(len(group), seed=seed, reshuffle_each_iteration=True)
         datasets.append(files_ds.interleave(
             lambda f, c=compression: tf.data.TFRecordDataset(f, compression_type=c),
-            cycle_length=1 if not shuffle else 4, deterministic=True))
+            cycle_length=1 if not shuffle else 4))  # sequential: deterministic as it is
     ds = datasets[0] if len(datasets) == 1 else datasets[0].concatenate(datasets[1])
     if repeat:
         ds = ds.repeat()

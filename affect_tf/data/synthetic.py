@@ -20,6 +20,7 @@ import pathlib
 import numpy as np
 
 from affect_tf import files
+from affect_tf.media import encode
 
 FRAME_SIZE = 224
 SAMPLE_RATE = 16000
@@ -100,39 +101,15 @@ def speech_like_audio(arousal_per_frame: np.ndarray, fps: float, rng, sample_rat
 
 
 def write_video(path, frames, fps: float, audio: np.ndarray | None, sample_rate: int = SAMPLE_RATE):
-    """H.264 MP4 (+ AAC audio) with PyAV, the same bytes for the same frames on any machine;
-    written to a temp name, then renamed."""
-    import av
-
-    with files.atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
-        video = container.add_stream("libx264", rate=int(fps))
-        video.width = video.height = FRAME_SIZE
-        video.pix_fmt = "yuv420p"
+    """H.264 MP4 (+ AAC audio), the same bytes for the same frames on any machine; written to a
+    temp name, then renamed."""
+    with files.atomic_path(path) as tmp:
         # asm=0: x264's AVX-512 routines (chosen on CPUs that report AVX-512) give a different
         # bitstream on every run, and each instruction set gives its own; threads=1: with its
         # default threads the bitstream still changed in about one run in six (PyAV 18's x264).
         # Plain C on one thread gives the same bytes on every machine (~10 ms a frame, not 2).
-        video.options = {"crf": "12", "preset": "veryfast", "x264-params": "asm=0:threads=1"}
-        audio_stream = None
-        if audio is not None:
-            audio_stream = container.add_stream("aac", rate=sample_rate)
-            audio_stream.layout = "mono"
-        for frame in frames:
-            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in video.encode():
-            container.mux(packet)
-        if audio_stream is not None:
-            chunk = 1024
-            for start in range(0, len(audio), chunk):
-                piece = audio[start:start + chunk][None, :]
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece), format="fltp", layout="mono")
-                frame.sample_rate = sample_rate
-                frame.pts = start
-                for packet in audio_stream.encode(frame):
-                    container.mux(packet)
-            for packet in audio_stream.encode():
-                container.mux(packet)
+        encode.write_video(tmp, frames, int(fps), audio=audio, sample_rate=sample_rate, container_format="mp4",
+                           options={"crf": "12", "preset": "veryfast", "x264-params": "asm=0:threads=1"})
 
 
 def write_synthetic_drop(root, n_subjects: int = 6, n_videos_per_subject: int = 2,

@@ -10,7 +10,7 @@ import numpy as np
 
 from affect_tf import features as F
 
-MODEL_NAME = "affect"
+MODEL_NAME = F.MODEL_NAME
 METADATA = {"preset": "tiny_test_model", "fps": 25.0, "window": 4, "schema_version": 1,
             "training_data": "random-batch-seed0", "metrics": {"ccc_valence": 0.1}}
 
@@ -49,7 +49,7 @@ class TinyAffectModel(keras.Model):
         return {**super().get_config(), "units": self.units}
 
 
-def random_batch(batch=2, frames=4, crop_size=96, seed=0):
+def random_batch(batch=2, frames=4, crop_size=F.DEFAULT_CROP_SIZE, seed=0):
     """(client inputs with uint8 faces, model features with faces on [-1, 1], targets)."""
     rng = np.random.default_rng(seed)
     client = {
@@ -68,7 +68,7 @@ def random_batch(batch=2, frames=4, crop_size=96, seed=0):
     return client, model_features, targets
 
 
-def train_tiny_model(steps=5, crop_size=96, seed=0):
+def train_tiny_model(steps=5, crop_size=F.DEFAULT_CROP_SIZE, seed=0):
     """Build and fit TinyAffectModel for a few steps; returns (model, losses per step)."""
     keras.utils.set_random_seed(seed)
     model = TinyAffectModel()

@@ -9,7 +9,8 @@ import pathlib
 
 import numpy as np
 
-from tests.media.synthetic_media import face_image, speechlike, write_video
+from affect_tf.media.encode import write_video
+from tests.media.synthetic_media import face_image, speechlike
 
 SIZE = 128  # small frames: the suite is about what happens to the files, not the faces
 SR = 16000
@@ -70,7 +71,7 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
     write_video(root / "mute.mp4", _frames(), fps=10)
     write_video(root / "short_audio.mp4", _frames(), fps=10, audio=speech[:SR // 5], sample_rate=SR)
     write_video(root / "odd.mp4", _frames(4), fps=fractions.Fraction(15, 2))
-    write_video(root / "vfr.mp4", _frames(), pts=[0, 100, 300, 350, 700, 1000])
+    write_video(root / "vfr.mp4", _frames(), pts_ms=[0, 100, 300, 350, 700, 1000])
     (root / "unicode").mkdir(exist_ok=True)
     write_video(root / "unicode" / "vidéo ü.mp4", _frames(3), fps=10)
     _write_pix_fmt(root / "yuv444.mp4", "yuv444p", "rgb24")
@@ -91,7 +92,7 @@ def make_drop(root: pathlib.Path) -> pathlib.Path:
     (root / "zero.mp4").write_bytes(b"")
     rng = np.random.default_rng(0)  # noisy frames: every frame costs about as many bytes
     noisy = [np.clip(f + rng.normal(0, 25, f.shape), 0, 255).astype(np.uint8) for f in _frames(12)]
-    write_video(root / "tail.mkv", noisy, fps=10, fmt="matroska")
+    write_video(root / "tail.mkv", noisy, fps=10, container_format="matroska")
     data = (root / "tail.mkv").read_bytes()
     (root / "tail.mkv").write_bytes(data[:int(len(data) * 0.7)])
     (root / "text.mp4").write_text("this is not a video\n")
@@ -146,40 +147,18 @@ def _write_manifest(path, rows, tail=""):
 def write_rotated(path, upright_image, degrees, n=2, hflip=False, vflip=False):
     """Store ``upright_image`` turned (and mirrored) so that a player applying the display matrix
     (``degrees`` counter-clockwise, then the mirrors) shows it upright, as a phone does."""
-    import av
-
     shown = upright_image[:, ::-1] if hflip else upright_image
     shown = shown[::-1] if vflip else shown
     stored = np.ascontiguousarray(np.rot90(shown, -int(degrees) // 90))
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=10)
-        stream.height, stream.width = stored.shape[:2]
-        stream.pix_fmt = "yuv444p"
-        stream.set_display_rotation(degrees, hflip=hflip, vflip=vflip)
-        for _ in range(n):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return write_video(path, [stored] * n, 10, pix_fmt="yuv444p", display_rotation=(degrees, hflip, vflip))
 
 
 def _write_pix_fmt(path, pix_fmt, array_format):
-    import av
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264" if pix_fmt != "gray" else "ffv1", rate=10)
-        stream.width = stream.height = SIZE
-        stream.pix_fmt = pix_fmt
-        image = face_image(SIZE)
-        if array_format == "gray":
-            image = image.mean(-1).astype(np.uint8)
-        for _ in range(FRAMES):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=array_format)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    image = face_image(SIZE)
+    if array_format == "gray":
+        image = image.mean(-1).astype(np.uint8)
+    write_video(path, [image] * FRAMES, 10, codec="libx264" if pix_fmt != "gray" else "ffv1", pix_fmt=pix_fmt,
+                frame_format=array_format)
 
 
 def _write_wav(path, samples):

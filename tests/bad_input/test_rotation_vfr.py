@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from affect_tf.data import adapters
+from affect_tf.media.encode import write_video
 from affect_tf.data.beam_job import _frame_labels
 from affect_tf.media import decode
 from tests.bad_input.cases import write_rotated
-from tests.media.synthetic_media import face_image, write_video
+from tests.media.synthetic_media import face_image
 
 
 ORIENTATIONS = [(90, False, False), (-90, False, False), (180, False, False), (0, False, False),
@@ -36,7 +37,7 @@ def test_frames_are_upright_and_unmirrored_whatever_the_display_matrix(tmp_path,
 
 def test_time_stamped_labels_follow_each_frame_of_a_vfr_video(tmp_path):
     times_ms = [0, 100, 300, 350, 700, 1000]
-    write_video(tmp_path / "vfr.mp4", [face_image(64)] * len(times_ms), pts=times_ms)
+    write_video(tmp_path / "vfr.mp4", [face_image(64)] * len(times_ms), pts_ms=times_ms)
     (tmp_path / "ramp.csv").write_text("time,valence,arousal\n0,0,0\n1,1,-1\n")  # value = time
     (tmp_path / "m.csv").write_text("recording,video,subject,labels\nv,vfr.mp4,s,ramp.csv\n")
     (recording,) = adapters.load_csv_manifest(tmp_path / "m.csv")

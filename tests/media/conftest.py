@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from tests.media.synthetic_media import face_image, speechlike, write_video
+from affect_tf.media.encode import write_video
+from tests.media.synthetic_media import face_image, speechlike
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,5 @@
 """Synthetic media for the self-contained media tests, encoded and decoded for real with PyAV, and
 librosa's mel spectrogram as the independent reference."""
-import fractions
-
-import av
 import numpy as np
 from PIL import Image
 from skimage import data as skdata
@@ -29,43 +26,6 @@ def librosa_mel_window(samples, cfg, timestamp):
     want = np.full((128, 128), -80.0, np.float32)
     want[:, [j - centre + 64 for j in cols]] = librosa.power_to_db(full[:, cols], ref=np.max, top_db=80)
     return want
-
-
-def write_video(path, frames, fps=25, audio=None, sample_rate=44100, pts=None, codec="libx264",
-                fmt=None):
-    """Encode RGB frames (and an optional mono float audio signal) with PyAV.
-
-    ``pts`` (in 1/1000 s) gives variable frame timing."""
-    with av.open(str(path), "w", format=fmt) as out:
-        vs = out.add_stream(codec, rate=fps)
-        vs.width, vs.height = frames[0].shape[1], frames[0].shape[0]
-        vs.pix_fmt = "yuv420p"
-        if pts is not None:
-            vs.time_base = fractions.Fraction(1, 1000)
-            vs.codec_context.time_base = fractions.Fraction(1, 1000)
-        if audio is not None:
-            aus = out.add_stream("aac" if codec == "libx264" else "mp2", rate=sample_rate)
-            aus.layout = "mono"
-        for i, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            if pts is not None:
-                frame.pts, frame.time_base = int(pts[i]), fractions.Fraction(1, 1000)
-            for packet in vs.encode(frame):
-                out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
-        if audio is not None:
-            samples = np.asarray(audio, np.float32)
-            chunk = 1024
-            for start in range(0, len(samples), chunk):
-                block = samples[start:start + chunk].reshape(1, -1)
-                frame = av.AudioFrame.from_ndarray(block, format="flt", layout="mono")
-                frame.sample_rate, frame.pts = sample_rate, start
-                for packet in aus.encode(frame):
-                    out.mux(packet)
-            for packet in aus.encode():
-                out.mux(packet)
-    return path
 
 
 def speechlike(seconds, sample_rate, seed=0):

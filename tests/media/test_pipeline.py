@@ -6,12 +6,13 @@ import pytest
 from PIL import Image
 
 from affect_tf import features
+from affect_tf.media.encode import write_video
 from affect_tf.config import config_from_json
 from affect_tf.media import FacePipeline, FrameItem, MediaConfig, MediaError
 from affect_tf.media import decode
 from affect_tf.media import template as tpl
 
-from tests.media.synthetic_media import face_image, librosa_mel_window, speechlike, write_video
+from tests.media.synthetic_media import face_image, librosa_mel_window, speechlike
 
 
 def test_config_round_trip_and_validation():
@@ -75,7 +76,7 @@ def test_crop_size_128(face_video):
 def test_variable_frame_rate_timestamps(tmp_path, pipeline):
     pts = np.cumsum([0, 40, 40, 80, 33, 33, 120, 40, 40, 40])  # milliseconds
     frames = [face_image(256)] * len(pts)
-    path = write_video(tmp_path / "vfr.mp4", frames, pts=pts)
+    path = write_video(tmp_path / "vfr.mp4", frames, pts_ms=pts)
     items = list(pipeline.process_video(path))
     np.testing.assert_allclose([i.timestamp for i in items], pts / 1000, atol=1e-3)
 
@@ -142,7 +143,7 @@ def test_truncated_stream_keeps_the_decodable_frames(tmp_path, pipeline):
     rng = np.random.default_rng(0)  # noisy frames: the video dominates the file size
     frames = [np.clip(face_image(256) + rng.normal(0, 20, (256, 256, 3)), 0, 255).astype(np.uint8)
               for _ in range(30)]
-    whole = write_video(tmp_path / "whole.mpg", frames, codec="mpeg1video", fmt="mpeg",
+    whole = write_video(tmp_path / "whole.mpg", frames, codec="mpeg1video", container_format="mpeg", audio_codec="mp2",
                         audio=speechlike(1.2, 44100))
     data = whole.read_bytes()
     cut = tmp_path / "cut.mpg"

@@ -1,6 +1,7 @@
 """The LocalDagRunner main job run once per session, shared by the end-to-end tests that need it."""
 import contextlib
 import io
+import warnings
 
 import pytest
 
@@ -21,9 +22,13 @@ def first_run(tmp_path_factory):
     config_file = tmp_path / "train_config.json"
     config_file.write_text(good_config().to_json())
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            warnings.catch_warnings(record=True) as caught:  # what a user would see printed
+        warnings.simplefilter("always")
         code = main(["run", "--work-dir", work, "--train-config", str(config_file), "--margin", MARGIN,
                      "--floor", FLOOR])
     assert code == 0, err.getvalue()[-3000:]
+    shown = [f"{w.category.__name__}: {w.message}" for w in caught
+             if not issubclass(w.category, (FutureWarning, DeprecationWarning))]
     return {"work": work, "paths": paths, "config_file": config_file, "out": out.getvalue(), "err": err.getvalue(),
-            "report": latest_outcome(paths["metadata"])["evaluation"]}
+            "warnings": shown, "report": latest_outcome(paths["metadata"])["evaluation"]}

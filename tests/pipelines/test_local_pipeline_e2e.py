@@ -93,6 +93,8 @@ def test_bless_reject_and_retrain_on_a_new_drop(first_run):
 
     # --- run 1, the main job: blessed and pushed -------------------------------------------
     out, err = first_run["out"], first_run["err"]
+    # no library warning (Keras' "input ran out of data", tf.data's "deterministic" argument ...)
+    assert first_run["warnings"] == [] and "WARNING" not in err, (first_run["warnings"], err[-2000:])
     assert "[1/3] synthetic drop" in out and "[3/3] done" in out
     # the progress bar over the components: one step per finished one, named
     assert re.search(r"run: 100%\|█+\| (\d+)/\1 \[", err), err[-2000:]

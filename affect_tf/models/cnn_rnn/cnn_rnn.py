@@ -71,7 +71,7 @@ class CnnRnnConfig(ModelConfig):
     """Config of :class:`CnnRnn` (``004`` §5-6). Defaults: CNN-3RNN-2nd-pool_last-pool_fc."""
 
     backbone: str = "vgg_face"
-    crop_size: int = 96
+    crop_size: int = features.DEFAULT_CROP_SIZE
     vgg_filters: tuple[int, ...] = backbones.VGG_FILTERS  # shrink for tests only
     use_landmarks: bool = True
     fc_units: int = 4096  # 1500 for ResNet-50 / DenseNet-121 (§5.1)
