@@ -73,7 +73,7 @@ def test_bad_tfjob_settings_are_refused(kwargs, message):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_tfjob_manifest_trains_with_two_local_workers(tmp_path, capsys):
     """The printed TFJob executed as the Training Operator runs it (kubeflow_local.run_tfjob):
     both workers exit 0, the chief (worker 0) writes the model into the run folder on the shared
@@ -92,7 +92,7 @@ def test_tfjob_manifest_trains_with_two_local_workers(tmp_path, capsys):
     assert tfjob.main(["--name", "affect-run1", "--image", "example.org/affect:1", "--records", "/data/records",
                        "--out", "/data/runs/run1", "--", "--config", "/data/train_config.json"]) == 0
     job = yaml.safe_load(capsys.readouterr().out)
-    replicas = kubeflow_local.run_tfjob(job, str(volume), str(tmp_path / "pods"), timeout=400)
+    replicas = kubeflow_local.run_tfjob(job, str(volume), str(tmp_path / "pods"), timeout=1100)
     logs = {r["index"]: open(r["log"]).read()[-3000:] for r in replicas}
     assert [(r["type"], r["index"], r["exit_code"]) for r in replicas] == [("worker", 0, 0), ("worker", 1, 0)], logs
     run = volume / "runs" / "run1"

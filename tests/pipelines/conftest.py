@@ -6,6 +6,12 @@ import warnings
 import pytest
 
 
+class Utf8Text(io.StringIO):
+    """A captured stderr that says UTF-8, as a terminal does (tqdm draws its bar with blocks then)."""
+
+    encoding = "utf-8"
+
+
 @pytest.fixture(scope="session")
 def first_run(tmp_path_factory):
     """Run 1, the main job (``affect-tf run``, LocalDagRunner) on a fresh work dir: its paths,
@@ -21,7 +27,7 @@ def first_run(tmp_path_factory):
     drops.ensure_synthetic_drop(paths["drop"], **SYNTHETIC)
     config_file = tmp_path / "train_config.json"
     config_file.write_text(good_config().to_json())
-    out, err = io.StringIO(), io.StringIO()
+    out, err = io.StringIO(), Utf8Text()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
             warnings.catch_warnings(record=True) as caught:  # what a user would see printed
         warnings.simplefilter("always")
