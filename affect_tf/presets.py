@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import os
 from typing import Callable
 
 from affect_tf.config import Config, ModelConfig, config_from_dict, config_from_json
@@ -19,6 +20,9 @@ PRESET_MODULES: tuple[str, ...] = (
 )
 
 _PRESETS: dict[str, "Preset"] = {}
+# comma-separated modules registering config types of families outside affect_tf; load_config
+# imports them (a fresh process, e.g. a Kubeflow pod, reading a TrainConfig that names one)
+MODEL_MODULES_ENV = "AFFECT_TF_MODEL_MODULES"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +74,9 @@ def load_config(data: dict | str) -> Config:
     """A config saved with ``to_dict``/``to_json`` (a dict or JSON text), every model family
     imported first so that its config types are known."""
     load_presets()
+    # families outside affect_tf (a user's own model in a pipeline image): the named modules
+    for module in filter(None, os.environ.get(MODEL_MODULES_ENV, "").split(",")):
+        importlib.import_module(module.strip())
     return config_from_json(data) if isinstance(data, str) else config_from_dict(data)
 
 

@@ -16,6 +16,8 @@ from typing import List
 
 from tfx import v1 as tfx
 from tfx.components.evaluator import constants
+from tfx.components.evaluator import executor as tfx_evaluator_executor
+from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils
 
 from affect_tf import evaluation_io
@@ -83,3 +85,14 @@ def AffectEvaluator(
     if baseline_model is not None:
         blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline_model.uri)
         blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline_model.id)
+
+
+class AffectEvaluatorExecutor(AffectEvaluator.EXECUTOR_SPEC.executor_class, tfx_evaluator_executor.Executor):
+    """AffectEvaluator's executor, by type also TFX's Evaluator executor: on Kubeflow, TFX's
+    container entrypoint then writes the blessing's ``current_model_id`` as the model's ML
+    Metadata name, which the latest-blessed-model resolver's query matches. Otherwise the id
+    travels as a float and a second run finds no blessed model (no warm start, no baseline;
+    ``affect-tf run --runner kubeflow-local`` showed it). The function above still does the work."""
+
+
+AffectEvaluator.EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(AffectEvaluatorExecutor)  # a Beam executor by type

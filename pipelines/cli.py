@@ -61,6 +61,10 @@ def run(args) -> int:
         config = load_config(train_config) if isinstance(train_config, str) else train_config
         train_config = config.replace(backbone_weights=os.path.abspath(args.backbone_weights))
     evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
+    if args.runner == "kubeflow-local":
+        from pipelines.kubeflow_local import run_main_job
+
+        return run_main_job(args, work_dir, drops, train_config, evaluation)
     print(f"[2/3] TFX pipeline (LocalDagRunner, ML Metadata in {paths['metadata']})", flush=True)
     progress = None if args.quiet else show_progress()
     try:
@@ -109,6 +113,9 @@ def register_run(parser: argparse.ArgumentParser) -> None:
                         help="face CNN weights (.npz of affect-tf pretrain or tools/convert_vgg_face.py)")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--beam-arg", action="append", help="option for the preprocessing Beam job")
+    parser.add_argument("--runner", choices=("local", "kubeflow-local"), default="local",
+                        help="local: LocalDagRunner; kubeflow-local: compile for Kubeflow and execute "
+                             "that spec task by task here (docs/pipelines.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar over the components")
     parser.set_defaults(func=run)
 

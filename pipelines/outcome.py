@@ -11,12 +11,13 @@ from tfx.orchestration import metadata
 from pipelines import configs
 
 
-def latest_outcome(metadata_path: str, pipeline_name: str = configs.PIPELINE_NAME) -> dict:
-    """Read ML Metadata for the newest evaluation, blessing and push of the pipeline."""
+def latest_outcome(metadata_path: str, pipeline_name: str = configs.PIPELINE_NAME, type_prefix: str = "") -> dict:
+    """Read ML Metadata for the newest evaluation, blessing and push of the pipeline
+    (``type_prefix``: ``"tfx."`` where Kubeflow names the types by their schema titles)."""
     store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
 
     def newest(type_name):
-        found = store.get_artifacts_by_type(type_name)
+        found = store.get_artifacts_by_type(type_prefix + type_name)
         return max(found, key=lambda a: a.id) if found else None
 
     def prop(artifact, name):
@@ -33,19 +34,19 @@ def latest_outcome(metadata_path: str, pipeline_name: str = configs.PIPELINE_NAM
         out["plot"] = os.path.join(evaluation.uri, "predictions.png")
         with open(report) as f:
             out["evaluation"] = json.load(f)
-    pushes = [a for a in store.get_artifacts_by_type("PushedModel") if prop(a, "pushed") == 1]
+    pushes = [a for a in store.get_artifacts_by_type(type_prefix + "PushedModel") if prop(a, "pushed") == 1]
     latest_push = newest("PushedModel")
     out["pushed_now"] = bool(latest_push is not None and prop(latest_push, "pushed") == 1)
     if pushes:
         last = max(pushes, key=lambda a: a.id)
-        out["pushed_version"] = prop(last, "pushed_version")
+        out["pushed_version"] = int(prop(last, "pushed_version"))  # a double in Kubeflow's metadata
         out["pushed_path"] = prop(last, "pushed_destination")
     return out
 
 
-def print_summary(metadata_path: str) -> dict:
+def print_summary(metadata_path: str, type_prefix: str = "") -> dict:
     """Print the newest evaluation, blessing and served model recorded in ML Metadata."""
-    outcome = latest_outcome(metadata_path)
+    outcome = latest_outcome(metadata_path, type_prefix=type_prefix)
     report = outcome.get("evaluation", {})
     if report:
         frame, utt = report["frame"], report["utterance"]

@@ -70,3 +70,35 @@ def test_bad_tfjob_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         tfjob.render_tfjob(settings.pop("name"), settings.pop("image"), settings.pop("records"),
                            settings.pop("out"), **settings)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_tfjob_manifest_trains_with_two_local_workers(tmp_path, capsys):
+    """The printed TFJob executed as the Training Operator runs it (kubeflow_local.run_tfjob):
+    both workers exit 0, the chief (worker 0) writes the model into the run folder on the shared
+    volume, worker 1 only its scratch copy."""
+    import keras
+
+    from affect_tf.training import TrainConfig
+    from pipelines import kubeflow_local
+    from tests.distributed.test_multi_worker import TINY_CNN_RNN, _write_records
+
+    volume = tmp_path / "volume"
+    _write_records(volume / "records")
+    config = TrainConfig(model=TINY_CNN_RNN, optimizer="sgd", learning_rate=0.05, epochs=1, batch_size=4, window=4,
+                         shuffle=False, tensorboard=False, early_stopping_patience=0)
+    (volume / "train_config.json").write_text(config.to_json())
+    assert tfjob.main(["--name", "affect-run1", "--image", "example.org/affect:1", "--records", "/data/records",
+                       "--out", "/data/runs/run1", "--", "--config", "/data/train_config.json"]) == 0
+    job = yaml.safe_load(capsys.readouterr().out)
+    replicas = kubeflow_local.run_tfjob(job, str(volume), str(tmp_path / "pods"), timeout=1100)
+    logs = {r["index"]: open(r["log"]).read()[-3000:] for r in replicas}
+    assert [(r["type"], r["index"], r["exit_code"]) for r in replicas] == [("worker", 0, 0), ("worker", 1, 0)], logs
+    run = volume / "runs" / "run1"
+    model = keras.saving.load_model(run / "model.keras")
+    assert model.count_params() > 0
+    assert (run / "metrics.json").exists() and not (run / "backup").exists()
+    # worker 1 saved its copy in its own pod's temp dir, not on the volume
+    assert str(tmp_path / "pods" / "affect-run1-worker-1") in logs[1]
+    assert str(run) in logs[0]

@@ -12,7 +12,6 @@ import glob
 import json
 import os
 import re
-import warnings
 
 import numpy as np
 import pytest
@@ -79,31 +78,23 @@ def numpy_ccc(x, y):
     return 2 * np.mean((x - x.mean()) * (y - y.mean())) / (x.var() + y.var() + (x.mean() - y.mean()) ** 2)
 
 
-def test_bless_reject_and_retrain_on_a_new_drop(tmp_path, capsys):
-    from affect_tf.cli import main
+MARGIN, FLOOR = "0.02", "0.5"  # the CLI options of run 1 (tests/pipelines/conftest.py: first_run)
+
+
+def test_bless_reject_and_retrain_on_a_new_drop(first_run):
     from pipelines import configs, drops
     from pipelines.local_runner import run_local
     from pipelines.pipeline import Drop
 
-    work = str(tmp_path / "work")
-    paths = configs.work_paths(work)
-    drops.ensure_synthetic_drop(paths["drop"], **SYNTHETIC)
+    work, paths = first_run["work"], first_run["paths"]
     first = [Drop("affwild2", paths["drop"])]
-    evaluation = dict(configs.EVALUATION, margin=0.02, floor=0.5)  # what the CLI passes
+    evaluation = dict(configs.EVALUATION, margin=float(MARGIN), floor=float(FLOOR))  # what the CLI passes
     serving = paths["serving"]
 
     # --- run 1, the main job: blessed and pushed -------------------------------------------
-    config_file = tmp_path / "train_config.json"
-    config_file.write_text(good_config().to_json())
-    with warnings.catch_warnings(record=True) as caught:  # what a user would see printed
-        warnings.simplefilter("always")
-        assert main(["run", "--work-dir", work, "--train-config", str(config_file), "--margin", "0.02",
-                     "--floor", "0.5"]) == 0
-    out, err = capsys.readouterr()
+    out, err = first_run["out"], first_run["err"]
     # no library warning (Keras' "input ran out of data", tf.data's "deterministic" argument ...)
-    shown = [f"{w.category.__name__}: {w.message}" for w in caught
-             if not issubclass(w.category, (FutureWarning, DeprecationWarning))]
-    assert shown == [] and "WARNING" not in err, (shown, err[-2000:])
+    assert first_run["warnings"] == [] and "WARNING" not in err, (first_run["warnings"], err[-2000:])
     assert "[1/3] synthetic drop" in out and "[3/3] done" in out
     # the progress bar over the components: one step per finished one, named
     assert re.search(r"run: 100%\|█+\| (\d+)/\1 \[", err), err[-2000:]
