@@ -1,6 +1,8 @@
 """Package metadata for affect-tf (import name ``affect_tf``)."""
 from setuptools import find_packages, setup
 
+OUTER_LAYERS = ("components", "pipelines", "serving")
+
 # Ranges, not a lock: constraints/primary.txt and constraints/latest.txt hold the tested sets.
 LIBRARY = [
     "tensorflow>=2.16,<2.22",
@@ -29,7 +31,10 @@ setup(
     description="Continuous valence/arousal estimation from face video and speech: "
     "preprocessing, models, TFX pipelines and TF Serving.",
     python_requires=">=3.10,<3.12",
-    packages=find_packages(include=["affect_tf*", "components*", "pipelines*", "serving*"]),
+    # The outer layers keep their folders in the repository and install under affect_tf, so the
+    # wheel puts one name on the path: affect_tf.{components,pipelines,serving}.
+    packages=find_packages(include=["affect_tf*"]) + [f"affect_tf.{name}" for name in OUTER_LAYERS],
+    package_dir={f"affect_tf.{name}": name for name in OUTER_LAYERS},
     install_requires=LIBRARY,
     extras_require={
         "tfx": ["tfx[kfp]==1.16.0", "dill", "kfp>=2.5,<2.6"],
@@ -40,11 +45,11 @@ setup(
     },
     entry_points={
         "console_scripts": ["affect-tf=affect_tf.cli:main"],
-        # Commands from the outer packages (affect_tf never imports them).
+        # Commands from the outer layers (the core of affect_tf never imports them).
         "affect_tf.commands": [
-            "serve=serving.cli:register_serve",
-            "predict=serving.cli:register_predict",
-            "run=pipelines.cli:register_run",
+            "serve=affect_tf.serving.cli:register_serve",
+            "predict=affect_tf.serving.cli:register_predict",
+            "run=affect_tf.pipelines.cli:register_run",
         ],
     },
 )

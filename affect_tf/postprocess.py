@@ -5,7 +5,7 @@ the per-utterance values across the consecutive utterances of a video, is not do
 are single recordings, without the video they were cut from. NumPy/SciPy only (runs after the model, on any
 backend).
 
-This is the one median filter of the project: the evaluator, ``serving.predict`` and
+This is the one median filter of the project: the evaluator, ``affect_tf.serving.predict`` and
 :func:`choose_median_windows` all call :func:`median_filter`, so a window chosen here means the
 same everywhere it is applied.
 """

@@ -3,7 +3,7 @@ with the serving layer: the error type, the metadata field names, arrays as ``Te
 
 It lives in the core so that :func:`affect_tf.load_model` can reach a served model without
 importing the outer ``serving`` package, which builds its server and REST client on this.
-The same client talks to a ``tensorflow/serving`` container and to ``serving.server``.
+The same client talks to a ``tensorflow/serving`` container and to ``affect_tf.serving.server``.
 Calls have a deadline, are retried with exponential backoff while the server is ``UNAVAILABLE``
 (starting, restarting, not reachable yet) by gRPC's own retry policy (its service config), and
 fail with :class:`ServingError`, which names the call, the model and the server and carries the

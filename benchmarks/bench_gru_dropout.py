@@ -6,7 +6,7 @@
 ``RECORDS``: a preprocessed synthetic drop (``Split-train/*``, ``Split-validation/*`` as the TFX
 ExampleGen writes them, e.g. ``affect-tf run``'s ``tfx/DropExampleGen_0/examples/1``). The
 validation split's subjects are divided: the first picks the best epoch, the others are held
-out. Model: the main job's shrunk CNN-3RNN (``pipelines.cli.MAIN_JOB_SHRINK``, ``pipelines.main_job``) with its two GRU
+out. Model: the main job's shrunk CNN-3RNN (``affect_tf.pipelines.cli.MAIN_JOB_SHRINK``, ``affect_tf.pipelines.main_job``) with its two GRU
 layers per tap, so that the dropout between them acts; its CPU schedule. Prints one row per
 reading and seed: held-out valence/arousal/mean CCC over every labelled frame.
 """
@@ -34,7 +34,7 @@ def main(argv=None):
 
     from affect_tf.commands.fuse import validation_ccc
     from affect_tf.models import load_model
-    from pipelines.main_job import default_train_config
+    from affect_tf.pipelines.main_job import default_train_config
 
     train = os.path.join(args.records, "Split-train", "*")
     subjects = sorted({pathlib.Path(f).name.split("_v")[0] for f in glob.glob(os.path.join(args.records, "Split-validation", "*"))})

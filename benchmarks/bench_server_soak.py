@@ -36,7 +36,7 @@ def malformed_requests(frames: int, rest_port: int, model_name: str):
 
     from affect_tf import export
     from affect_tf import features as F
-    from serving.protocol import ServingError
+    from affect_tf.serving.protocol import ServingError
     from affect_tf.testing.tiny_model import random_batch
 
     good = random_batch(batch=1, frames=frames, seed=0)[0]
@@ -53,7 +53,7 @@ def malformed_requests(frames: int, rest_port: int, model_name: str):
     def negative_dimension(client):
         from tensorflow_serving.apis import predict_pb2
 
-        from serving.protocol import to_tensor_proto
+        from affect_tf.serving.protocol import to_tensor_proto
 
         request = predict_pb2.PredictRequest()
         request.model_spec.name = model_name
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="write the results JSON here too")
     args = parser.parse_args(argv)
 
-    from serving.client import ServingClient
+    from affect_tf.serving.client import ServingClient
 
     base = served_model_dir(args.model_dir)
     port, rest_port = free_port(), free_port()

@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from affect_tf import export
-    from serving.client import ServingClient
+    from affect_tf.serving.client import ServingClient
     from affect_tf.testing.tiny_model import random_batch
 
     base = served_model_dir(args.model_dir)

@@ -23,7 +23,7 @@ from tfx.types import artifact_utils
 from affect_tf import evaluation_io
 from affect_tf.evaluation import bless
 from affect_tf.files import write_text_atomic
-from components.artifacts import serving_dir, split_files
+from affect_tf.components.artifacts import serving_dir, split_files
 
 Examples = tfx.types.standard_artifacts.Examples
 Model = tfx.types.standard_artifacts.Model

@@ -17,7 +17,7 @@ from tfx.components.evaluator import constants
 
 from affect_tf.export import next_version
 from affect_tf.files import find_saved_model, write_text_atomic
-from components.artifacts import serving_dir
+from affect_tf.components.artifacts import serving_dir
 
 Model = tfx.types.standard_artifacts.Model
 ModelBlessing = tfx.types.standard_artifacts.ModelBlessing

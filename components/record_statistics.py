@@ -16,7 +16,7 @@ from tfx.types import artifact_utils
 
 from affect_tf.data.record_statistics import compute_record_statistics, find_anomalies
 from affect_tf.files import write_text_atomic
-from components.artifacts import split_files
+from affect_tf.components.artifacts import split_files
 
 Examples = tfx.types.standard_artifacts.Examples
 ExampleStatistics = tfx.types.standard_artifacts.ExampleStatistics

@@ -14,16 +14,16 @@ import os
 import sys
 import warnings
 
-from pipelines import configs
+from affect_tf.pipelines import configs
 
 
 def run(args) -> int:
-    from pipelines import drops as drop_tools
-    from pipelines.local_runner import run_local
-    from pipelines.main_job import default_train_config
-    from pipelines.outcome import print_summary
-    from pipelines.pipeline import Drop
-    from pipelines.progress import show_progress
+    from affect_tf.pipelines import drops as drop_tools
+    from affect_tf.pipelines.local_runner import run_local
+    from affect_tf.pipelines.main_job import default_train_config
+    from affect_tf.pipelines.outcome import print_summary
+    from affect_tf.pipelines.pipeline import Drop
+    from affect_tf.pipelines.progress import show_progress
 
     work_dir = os.path.abspath(args.work_dir)
     paths = configs.work_paths(work_dir)
@@ -62,7 +62,7 @@ def run(args) -> int:
         train_config = config.replace(backbone_weights=os.path.abspath(args.backbone_weights))
     evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
     if args.runner == "kubeflow-local":
-        from pipelines.kubeflow_local import run_main_job
+        from affect_tf.pipelines.kubeflow_local import run_main_job
 
         return run_main_job(args, work_dir, drops, train_config, evaluation)
     print(f"[2/3] TFX pipeline (LocalDagRunner, ML Metadata in {paths['metadata']})", flush=True)

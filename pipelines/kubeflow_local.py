@@ -29,7 +29,7 @@ import sys
 import time
 import uuid
 
-from pipelines import configs
+from affect_tf.pipelines import configs
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "pipelines" / "Dockerfile"
@@ -434,7 +434,7 @@ def run_kubeflow_local(work_dir: str, drop_root: str, train_config, dataset: str
     """Compile the pipeline for Kubeflow exactly as for a cluster (``drop_root`` and
     ``serving_dir`` runtime parameters) and execute the spec under ``work_dir``; returns the paths
     used and the run (``order``, ``states``, ``outputs``). ``kwargs`` go to ``create_pipeline``."""
-    from pipelines.kubeflow_v2_runner import DROP_ROOT_PARAMETER, SERVING_DIR_PARAMETER, compile_pipeline
+    from affect_tf.pipelines.kubeflow_v2_runner import DROP_ROOT_PARAMETER, SERVING_DIR_PARAMETER, compile_pipeline
 
     paths = kubeflow_paths(work_dir)
     serving_dir = serving_dir or paths["serving"]
@@ -448,7 +448,7 @@ def run_kubeflow_local(work_dir: str, drop_root: str, train_config, dataset: str
 
 def run_main_job(args, work_dir: str, drops, train_config, evaluation: dict) -> int:
     """``affect-tf run --runner kubeflow-local``: steps 2 and 3 of the main job on the spec."""
-    from pipelines.outcome import print_summary
+    from affect_tf.pipelines.outcome import print_summary
 
     if len(drops) != 1:
         raise SystemExit("--runner kubeflow-local runs one drop per run (the drop_root parameter): "
@@ -475,7 +475,7 @@ def _free_port() -> int:
 
 
 def run_tfjob(job: dict, volume: str, work_dir: str, timeout: float = 600) -> list[dict]:
-    """Run a ``TFJob`` (kubeflow.org/v1, as ``python -m pipelines.tfjob`` prints it) as the
+    """Run a ``TFJob`` (kubeflow.org/v1, as ``python -m affect_tf.pipelines.tfjob`` prints it) as the
     Training Operator would, with local processes for pods: one per replica, each running the
     ``tensorflow`` container's command and args with ``TF_CONFIG`` naming every replica (the
     operator's ``<job>-<type>-<i>.<namespace>.svc:<port>`` services become 127.0.0.1 ports) and

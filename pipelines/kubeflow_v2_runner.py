@@ -4,7 +4,7 @@
 open-source KFP accepts; ``.json`` gives a Vertex ``PipelineJob``. The drop root and the serving
 base path are runtime parameters, so one compiled spec serves every new drop::
 
-    python -m pipelines.kubeflow_v2_runner --pipeline-root gs://BUCKET/affect-tf \\
+    python -m affect_tf.pipelines.kubeflow_v2_runner --pipeline-root gs://BUCKET/affect-tf \\
         --drop-root gs://BUCKET/drops/affwild2-v2 --serving-dir gs://BUCKET/serving/affect \\
         --image gcr.io/PROJECT/affect-tf-pipeline:latest --output affect_tf_pipeline.yaml
     python -c "import kfp; kfp.Client(host='http://KFP_HOST').create_run_from_pipeline_package(
@@ -17,8 +17,8 @@ import os
 
 from tfx import v1 as tfx
 
-from pipelines import configs
-from pipelines.pipeline import Drop, create_pipeline
+from affect_tf.pipelines import configs
+from affect_tf.pipelines.pipeline import Drop, create_pipeline
 
 DROP_ROOT_PARAMETER = "drop_root"
 SERVING_DIR_PARAMETER = "serving_dir"

@@ -6,8 +6,8 @@ from typing import Sequence
 
 from tfx import v1 as tfx
 
-from pipelines import configs
-from pipelines.pipeline import Drop, create_pipeline
+from affect_tf.pipelines import configs
+from affect_tf.pipelines.pipeline import Drop, create_pipeline
 
 
 def run_local(work_dir: str, drops: Sequence[Drop], train_config, pipeline_name: str = configs.PIPELINE_NAME,

@@ -8,7 +8,7 @@ import os
 from ml_metadata import metadata_store
 from tfx.orchestration import metadata
 
-from pipelines import configs
+from affect_tf.pipelines import configs
 
 
 def latest_outcome(metadata_path: str, pipeline_name: str = configs.PIPELINE_NAME, type_prefix: str = "") -> dict:

@@ -15,11 +15,11 @@ from typing import Sequence
 from tfx import v1 as tfx
 from tfx.types import channel_utils
 
-from components.evaluator import AffectEvaluator
-from components.example_gen import DropExampleGen, drop_fingerprint
-from components.pusher import ServingPusher
-from components.record_statistics import RecordStatisticsGen, RecordValidator
-from pipelines import configs
+from affect_tf.components.evaluator import AffectEvaluator
+from affect_tf.components.example_gen import DropExampleGen, drop_fingerprint
+from affect_tf.components.pusher import ServingPusher
+from affect_tf.components.record_statistics import RecordStatisticsGen, RecordValidator
+from affect_tf.pipelines import configs
 
 RUN_FN = "affect_tf.training.tfx_run_fn.run_fn"
 

@@ -6,7 +6,7 @@ The operator starts one pod per worker and sets ``TF_CONFIG`` in each (cluster o
 only one writing into ``--out``. Records and the run folder live on a volume every worker mounts
 (a ReadWriteMany claim) because ``affect-tf train`` reads and writes local paths::
 
-    python -m pipelines.tfjob --name affect-run1 --workers 4 --gpus 1 \\
+    python -m affect_tf.pipelines.tfjob --name affect-run1 --workers 4 --gpus 1 \\
         --image gcr.io/PROJECT/affect-tf-train:latest --claim affect-tf-data \\
         --records /data/records/affwild2-v1 --out /data/runs/run1 -- --preset cnn_3rnn_2ndpool_lastpool_fc \\
         > tfjob.yaml && kubectl apply -f tfjob.yaml

@@ -25,7 +25,7 @@ def parse_model_args(values) -> dict:
 
 def register_serve(parser: argparse.ArgumentParser) -> None:
     """``affect-tf serve NAME=BASE_DIR ...``: the local TF Serving API server (gRPC, REST)."""
-    from serving.server import DEFAULT_MAX_REQUEST_BYTES
+    from affect_tf.serving.server import DEFAULT_MAX_REQUEST_BYTES
 
     parser.add_argument("models", nargs="+", help="NAME=BASE_DIR (TF Serving layout: BASE_DIR/<version>/)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
@@ -37,7 +37,7 @@ def register_serve(parser: argparse.ArgumentParser) -> None:
 
 
 def serve(args) -> int:
-    from serving.server import LocalModelServer
+    from affect_tf.serving.server import LocalModelServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = LocalModelServer(parse_model_args(args.models), args.host, args.port, args.rest_port,
@@ -77,7 +77,7 @@ def register_predict(parser: argparse.ArgumentParser) -> None:
 
 def predict(args) -> int:
     from affect_tf.inference import load_model
-    from serving.predict import check_output_dir, predict_video
+    from affect_tf.serving.predict import check_output_dir, predict_video
 
     check_output_dir(args.out, args.video)  # before the model loads and the video is decoded
     model = load_model(args.server or args.model, args.model_name, args.version)  # says if synthetic

@@ -2,7 +2,7 @@
 REST API (:class:`RestServingClient`).
 
 The REST client retries connection failures and HTTP 503 with exponential backoff (urllib3's
-``Retry``) and fails with :class:`~serving.protocol.ServingError` like the gRPC one.
+``Retry``) and fails with :class:`~affect_tf.serving.protocol.ServingError` like the gRPC one.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 from affect_tf import export as export_lib
 from affect_tf import features as F
 from affect_tf.remote import GRPC_MAX_ATTEMPTS, ServingClient, retry_service_config  # noqa: F401
-from serving.protocol import GRPC_CODE, METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES, ServingError, to_json_value
+from affect_tf.serving.protocol import GRPC_CODE, METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES, ServingError, to_json_value
 
 class RestServingClient:
     """The same calls over TF Serving's REST API (``http://host:8501``), columnar JSON format."""

@@ -1,5 +1,5 @@
-"""The REST front end of :mod:`serving.server`: TF Serving's REST API over the same
-:class:`~serving.server.PredictionCore` the gRPC front end uses.
+"""The REST front end of :mod:`affect_tf.serving.server`: TF Serving's REST API over the same
+:class:`~affect_tf.serving.server.PredictionCore` the gRPC front end uses.
 
 Routes, as TF Serving's ``api_rest.md`` documents them (``[/versions/V|/labels/L]`` optional):
 
@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
-from serving.protocol import (HTTP_STATUS, METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES,
+from affect_tf.serving.protocol import (HTTP_STATUS, METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES,
                               ServingError, bytes_from_json, invalid_argument, not_found)
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""A local server speaking TF Serving's gRPC API (and, through :mod:`serving.rest`, its REST API)
+"""A local server speaking TF Serving's gRPC API (and, through :mod:`affect_tf.serving.rest`, its REST API)
 for development and tests.
 
 No ``tensorflow_model_server`` binary installs on these machines (docs/serving.md), so this module
@@ -32,9 +32,9 @@ from affect_tf import export as export_lib
 from affect_tf import features as F
 from affect_tf import files
 from affect_tf import provenance
-from serving.protocol import (METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES, ServingError,
+from affect_tf.serving.protocol import (METADATA_FIELD_AFFECT, METADATA_FIELD_SIGNATURES, ServingError,
                               from_tensor_proto, invalid_argument, not_found, to_tensor_proto)
-from serving.rest import DEFAULT_READ_TIMEOUT, make_rest_server
+from affect_tf.serving.rest import DEFAULT_READ_TIMEOUT, make_rest_server
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class ModelRepository:
 
 
 class PredictionCore:
-    """Validation and execution shared by the gRPC and REST (:mod:`serving.rest`) front ends."""
+    """Validation and execution shared by the gRPC and REST (:mod:`affect_tf.serving.rest`) front ends."""
 
     def __init__(self, repository: ModelRepository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
         self.repository = repository

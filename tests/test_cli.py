@@ -56,7 +56,7 @@ def test_no_command_prints_the_command_list(capsys):
 
 
 @pytest.mark.parametrize("module", ["affect_tf.export", "affect_tf.data.beam_job", "affect_tf.data.synthetic",
-                                    "affect_tf.media.preview", "serving.server", "serving.predict"])
+                                    "affect_tf.media.preview", "affect_tf.serving.server", "affect_tf.serving.predict"])
 def test_library_modules_parse_no_command_line(module):
     loaded = importlib.import_module(module)
     assert not {"register", "add_arguments", "argparse"} & set(vars(loaded)), module
@@ -67,7 +67,7 @@ def test_run_progress_bar_names_every_finished_component(capsys):
     interval of the last draw is still shown as finished."""
     import logging
 
-    from pipelines.progress import ComponentProgress
+    from affect_tf.pipelines.progress import ComponentProgress
 
     progress = ComponentProgress()
     progress.start(["A", "B"])

@@ -12,7 +12,7 @@ import pytest
 
 from affect_tf import export
 from affect_tf import features as F
-from serving.protocol import ServingError, to_tensor_proto
+from affect_tf.serving.protocol import ServingError, to_tensor_proto
 from affect_tf.testing.tiny_model import MODEL_NAME, random_batch
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

@@ -8,7 +8,7 @@ import yaml
 
 from affect_tf.commands import train as train_cli
 from affect_tf.training import distribute
-from pipelines import tfjob
+from affect_tf.pipelines import tfjob
 
 QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")  # Kubernetes resource quantities
 
@@ -81,7 +81,7 @@ def test_tfjob_manifest_trains_with_two_local_workers(tmp_path, capsys):
     import keras
 
     from affect_tf.training import TrainConfig
-    from pipelines import kubeflow_local
+    from affect_tf.pipelines import kubeflow_local
     from tests.distributed.test_multi_worker import TINY_CNN_RNN, _write_records
 
     volume = tmp_path / "volume"

@@ -17,8 +17,8 @@ def first_run(tmp_path_factory):
     """Run 1, the main job (``affect-tf run``, LocalDagRunner) on a fresh work dir: its paths,
     train config file and output; tests/pipelines/test_kubeflow_local.py compares its figures with this run's."""
     from affect_tf.cli import main
-    from pipelines import configs, drops
-    from pipelines.outcome import latest_outcome
+    from affect_tf.pipelines import configs, drops
+    from affect_tf.pipelines.outcome import latest_outcome
     from tests.pipelines.test_local_pipeline_e2e import FLOOR, MARGIN, SYNTHETIC, good_config
 
     tmp_path = tmp_path_factory.mktemp("local")

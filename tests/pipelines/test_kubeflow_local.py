@@ -12,12 +12,12 @@ from tests.pipelines.test_local_pipeline_e2e import FLOOR, MARGIN, SYNTHETIC, go
 
 pytestmark = pytest.mark.tfx
 
-CONTAINER_TASKS = {"DropExampleGen_0": "components.example_gen.DropExampleGen_Executor",
-                   "RecordStatisticsGen_0": "components.record_statistics.RecordStatisticsGen_Executor",
-                   "RecordValidator_0": "components.record_statistics.RecordValidator_Executor",
+CONTAINER_TASKS = {"DropExampleGen_0": "affect_tf.components.example_gen.DropExampleGen_Executor",
+                   "RecordStatisticsGen_0": "affect_tf.components.record_statistics.RecordStatisticsGen_Executor",
+                   "RecordValidator_0": "affect_tf.components.record_statistics.RecordValidator_Executor",
                    "Trainer": "tfx.components.trainer.executor.GenericExecutor",
-                   "AffectEvaluator": "components.evaluator.AffectEvaluatorExecutor",
-                   "ServingPusher": "components.pusher.ServingPusher_Executor"}
+                   "AffectEvaluator": "affect_tf.components.evaluator.AffectEvaluatorExecutor",
+                   "ServingPusher": "affect_tf.components.pusher.ServingPusher_Executor"}
 RESOLVERS = ("latest_blessed_model_resolver-model-blessing-resolver", "latest_blessed_model_resolver-model-resolver")
 
 
@@ -61,7 +61,7 @@ def test_kubeflow_spec_runs_like_the_local_runner_and_warm_starts(first_run, tmp
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     from affect_tf.presets import MODEL_MODULES_ENV
-    from pipelines import drops, kubeflow_local
+    from affect_tf.pipelines import drops, kubeflow_local
 
     monkeypatch.setenv(MODEL_MODULES_ENV, "tests.pipelines.tiny_av_model")  # the pods import the test model
     work = str(tmp_path / "work")
@@ -129,7 +129,7 @@ def test_kubeflow_spec_runs_like_the_local_runner_and_warm_starts(first_run, tmp
 
 @pytest.mark.timeout(600)
 def test_a_broken_placeholder_fails_its_task_with_a_clear_message(tmp_path):
-    from pipelines import kubeflow_local, kubeflow_v2_runner
+    from affect_tf.pipelines import kubeflow_local, kubeflow_v2_runner
 
     spec_path = tmp_path / "pipeline.yaml"
     kubeflow_v2_runner.compile_pipeline(str(spec_path), pipeline_root=str(tmp_path / "root"), drop_root="/drops/v1",
@@ -158,7 +158,7 @@ def test_a_broken_placeholder_fails_its_task_with_a_clear_message(tmp_path):
 def test_the_latest_blessed_model_resolvers_queries_on_ml_metadata(tmp_path):
     """The two resolver filters the TFX compiler writes, run on a store holding what the launcher
     records: the newest blessed blessing, then the model it names; strict on unknown fields."""
-    from pipelines.kubeflow_local import KubeflowLocalError, MetadataStore, resolve_placeholders
+    from affect_tf.pipelines.kubeflow_local import KubeflowLocalError, MetadataStore, resolve_placeholders
 
     store = MetadataStore(str(tmp_path / "metadata.sqlite"), "run-1")
     models = [store.record_artifact("tfx.Model", f"/models/{i}", {}, "model") for i in range(3)]

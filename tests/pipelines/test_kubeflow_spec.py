@@ -21,7 +21,7 @@ def yaml_spec(tmp_path_factory):
 
 
 def _compile(tmp_path, name):
-    from pipelines import kubeflow_v2_runner
+    from affect_tf.pipelines import kubeflow_v2_runner
 
     out = tmp_path / name
     kubeflow_v2_runner.compile_pipeline(
@@ -51,7 +51,7 @@ def test_yaml_pipeline_spec_has_components_image_and_parameters(yaml_spec):
     for executor in ("example_gen.DropExampleGen_Executor", "record_statistics.RecordStatisticsGen_Executor",
                      "record_statistics.RecordValidator_Executor", "evaluator.AffectEvaluatorExecutor",
                      "pusher.ServingPusher_Executor"):
-        assert f"components.{executor}" in text, executor
+        assert f"affect_tf.components.{executor}" in text, executor
     pusher_inputs = tasks["ServingPusher"]["inputs"]["parameters"]["base_directory"]
     assert "serving_dir" in json.dumps(pusher_inputs)
     gen_inputs = tasks["DropExampleGen_0"]["inputs"]["parameters"]["root"]

@@ -82,9 +82,9 @@ MARGIN, FLOOR = "0.02", "0.5"  # the CLI options of run 1 (tests/pipelines/conft
 
 
 def test_bless_reject_and_retrain_on_a_new_drop(first_run):
-    from pipelines import configs, drops
-    from pipelines.local_runner import run_local
-    from pipelines.pipeline import Drop
+    from affect_tf.pipelines import configs, drops
+    from affect_tf.pipelines.local_runner import run_local
+    from affect_tf.pipelines.pipeline import Drop
 
     work, paths = first_run["work"], first_run["paths"]
     first = [Drop("affwild2", paths["drop"])]

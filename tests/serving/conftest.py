@@ -23,7 +23,7 @@ def export_base(trained, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def server(export_base):
-    from serving.server import LocalModelServer
+    from affect_tf.serving.server import LocalModelServer
 
     srv = LocalModelServer({MODEL_NAME: export_base}, port=0, rest_port=0, poll_seconds=0.3)
     srv.start()
@@ -33,7 +33,7 @@ def server(export_base):
 
 @pytest.fixture(scope="session")
 def client(server):
-    from serving.client import ServingClient
+    from affect_tf.serving.client import ServingClient
 
     with ServingClient(server.target, MODEL_NAME, timeout=30.0) as c:
         yield c

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import grpc
 import pytest
 
-from serving.client import RestServingClient, ServingClient
-from serving.protocol import ServingError
+from affect_tf.serving.client import RestServingClient, ServingClient
+from affect_tf.serving.protocol import ServingError
 
 
 class _FlakyModelService:
@@ -130,7 +130,7 @@ def test_client_names_an_unreachable_server():
 
 
 def test_serving_error_round_trips_code_and_message(tmp_path):
-    from serving.server import LocalModelServer
+    from affect_tf.serving.server import LocalModelServer
 
     error = pickle.loads(pickle.dumps(ServingError(grpc.StatusCode.NOT_FOUND, "no model 'x'")))
     assert (error.code, str(error)) == (grpc.StatusCode.NOT_FOUND, "no model 'x'")

@@ -71,7 +71,7 @@ def test_predict_video_served_and_in_process_agree(shared_data, server, export_b
 def test_plot_shades_face_missing_spans(tmp_path):
     from PIL import Image
 
-    from serving import predict
+    from affect_tf.serving import predict
 
     assert predict.spans(~np.array([1, 0, 0, 1, 0], bool)) == [(1, 3), (4, 5)]
     times = np.arange(100) * 0.04
@@ -125,7 +125,7 @@ def test_export_command_writes_version_and_configs(trained, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_serve_command_in_a_subprocess(export_base):
-    from serving.client import ServingClient
+    from affect_tf.serving.client import ServingClient
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -30,8 +30,8 @@ def trained_preset():
 
 
 def test_preset_export_served_matches_in_process(trained_preset, tmp_path):
-    from serving.client import ServingClient
-    from serving.server import LocalModelServer
+    from affect_tf.serving.client import ServingClient
+    from affect_tf.serving.server import LocalModelServer
 
     base = tmp_path / "preset"
     path = export.export_for_serving(trained_preset, base, metadata={"preset": PRESET})

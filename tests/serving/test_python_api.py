@@ -89,7 +89,7 @@ def test_in_process_and_served_models_agree(export_base, server, clip):
 
 def test_frames_without_the_models_modality_get_no_value(clip, tmp_path):
     from affect_tf.inference import AffectModel
-    from serving.predict import predict_video
+    from affect_tf.serving.predict import predict_video
 
     face_only = AffectModel(ConstantModel((F.FACE, F.LANDMARKS)))
     frames = face_only.predict(clip, media_config=_hog())
@@ -113,7 +113,7 @@ def test_plot_does_not_shade_a_speech_model_as_no_face(clip, tmp_path):
     from PIL import Image
 
     from affect_tf.inference import AffectModel
-    from serving.predict import predict_video
+    from affect_tf.serving.predict import predict_video
 
     predict_video(clip, tmp_path, AffectModel(ConstantModel((F.MEL,))), media_config=_hog(), progress=None)
     image = np.asarray(Image.open(tmp_path / "half_face.png").convert("RGB")).astype(int)
@@ -238,7 +238,7 @@ def test_overlay_video_has_box_gauge_and_audio(clip, tmp_path):
 
     from affect_tf.inference import AffectModel
     from affect_tf.media.overlay import draw_frame
-    from serving.predict import predict_video
+    from affect_tf.serving.predict import predict_video
 
     summary = predict_video(clip, tmp_path, AffectModel(ConstantModel((F.FACE, F.LANDMARKS))),
                             media_config=_hog(), progress=None, overlay=tmp_path / "over.mp4")

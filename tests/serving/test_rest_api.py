@@ -46,7 +46,7 @@ def _half_plus_three(base):
 
 @pytest.fixture(scope="module")
 def toy_server(tmp_path_factory):
-    from serving.server import LocalModelServer
+    from affect_tf.serving.server import LocalModelServer
 
     base = _half_plus_three(tmp_path_factory.mktemp("toy") / "half_plus_three")
     srv = LocalModelServer({"half_plus_three": base}, port=0, rest_port=0, poll_seconds=30,

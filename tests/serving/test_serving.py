@@ -8,8 +8,8 @@ import pytest
 
 from affect_tf import export
 from affect_tf import features as F
-from serving.client import RestServingClient, ServingClient
-from serving.protocol import ServingError, to_tensor_proto
+from affect_tf.serving.client import RestServingClient, ServingClient
+from affect_tf.serving.protocol import ServingError, to_tensor_proto
 from affect_tf.testing.tiny_model import METADATA, MODEL_NAME, random_batch, train_tiny_model
 
 

@@ -199,7 +199,7 @@ def test_small_keeps_structure_and_recipe(capsys):
     assert recipes.describe(small) == recipes.describe(full)
     aeg = presets.small_config(presets.get_preset("aeg_cd_sz").config)  # z still fits D's conv 2
     assert aeg.discriminator_filters[aeg.latent_after - 1] == 4 * aeg.generator_filters
-    from pipelines.main_job import default_train_config  # affect-tf run --preset avi_gas --small
+    from affect_tf.pipelines.main_job import default_train_config  # affect-tf run --preset avi_gas --small
 
     run = default_train_config("avi_gas", small=True, epochs=3)  # the main job's CPU schedule
     assert (run.model_config(), run.adam_beta_1, run.epochs, run.learning_rate, run.window) == (cfg, 0.5, 3, 3e-3, 16)
