@@ -29,11 +29,11 @@ test: test-primary test-latest
 
 test-primary: $(PRIMARY)/.installed
 	@echo "== primary environment: $$($(PRIMARY)/bin/python -c 'import sys, tensorflow as tf, keras; print(sys.version.split()[0], "tensorflow", tf.__version__, "keras", keras.__version__)' 2>/dev/null)"
-	$(PRIMARY)/bin/python -m pytest tests $(PYTEST_ARGS)
+	$(PRIMARY)/bin/python -m pytest tests -m "not heavy" $(PYTEST_ARGS)
 
 test-latest: $(LATEST)/.installed
 	@echo "== latest environment: $$($(LATEST)/bin/python -c 'import sys, tensorflow as tf, keras; print(sys.version.split()[0], "tensorflow", tf.__version__, "keras", keras.__version__)' 2>/dev/null)"
-	$(LATEST)/bin/python -m pytest tests -m "not tfx and not slow" $(PYTEST_ARGS)
+	$(LATEST)/bin/python -m pytest tests -m "not tfx and not slow and not heavy" $(PYTEST_ARGS)
 
 test-fast: $(PRIMARY)/.installed
-	$(PRIMARY)/bin/python -m pytest tests -m "not slow" $(PYTEST_ARGS)
+	$(PRIMARY)/bin/python -m pytest tests -m "not slow and not heavy" $(PYTEST_ARGS)

@@ -12,7 +12,7 @@ MAIN_JOB_PRESET = "cnn_3rnn_2ndpool_lastpool_fc"
 MAIN_JOB_SHRINK = {"vgg_filters": (8, 16, 16, 32, 32), "fc_units": 64, "rnn_units": 32, "rnn_layers": 1,
                    "fc_dropout": 0.2, "rnn_dropout": 0.2}
 MAIN_JOB_TRAINING = {"epochs": 12, "batch_size": 4, "window": 16, "learning_rate": 3e-3,
-                     "early_stopping_patience": 0, "tensorboard": False}
+                     "early_stopping_patience": 0}
 
 
 def default_train_config(preset: str | None = None, small: bool = False, **overrides):

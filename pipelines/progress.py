@@ -8,13 +8,16 @@ import sys
 from absl import logging as absl_logging
 from tqdm import tqdm
 
+from affect_tf.training.fitting import EPOCH_LOG_PREFIX
+
 
 class ComponentProgress(logging.Handler):
     """A tqdm bar over the pipeline's components on stderr: one step per finished component,
-    named after it (from TFX's 'Component X is running/finished.' log lines, absl INFO); the
-    libraries' warnings still come through as lines above the bar."""
+    named after it (from TFX's 'Component X is running/finished.' log lines, absl INFO), and
+    while the Trainer runs its recipe stage, epoch and last validation CCC; the libraries' warnings still come through as lines above the bar."""
 
     _EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
+    _TRAINING = re.compile(re.escape(EPOCH_LOG_PREFIX) + "(.*)")
 
     def __init__(self):
         super().__init__(logging.INFO)
@@ -28,7 +31,10 @@ class ComponentProgress(logging.Handler):
     def emit(self, record):
         message = record.getMessage()
         event = self._EVENT.match(message)
-        if event and self.bar is not None:
+        training = self._TRAINING.match(message)
+        if training and self.bar is not None:  # what the Trainer is doing: stage, epoch, val CCC
+            self.bar.set_postfix_str(f"Trainer: {training.group(1)}")
+        elif event and self.bar is not None:
             name, state = event.groups()
             if state == "running":
                 self.bar.set_postfix_str(name)

@@ -71,9 +71,18 @@ def test_run_progress_bar_names_every_finished_component(capsys):
 
     progress = ComponentProgress()
     progress.start(["A", "B"])
-    for line in ("Component A is running.", "Component A is finished.",
-                 "Component B is running.", "Component B is finished."):
+    for line in ("Component A is running.", "Component A is finished.", "Component B is running.",
+                 "Training progress: 03_s_2 epoch 2/5, val_mean_ccc 0.412", "Component B is finished."):
         progress.emit(logging.LogRecord("absl", logging.INFO, __file__, 0, line, None, None))
     progress.close()
     err = capsys.readouterr().err
     assert ", A finished]" in err and ", B finished]" in err and "2/2" in err, err
+    assert ", Trainer: 03_s_2 epoch 2/5, val_mean_ccc 0.412]" in err, err
+
+
+def test_epoch_log_names_the_stage_epoch_and_monitored_value(caplog):
+    from affect_tf.training.fitting import EpochLog
+
+    with caplog.at_level(logging.INFO, logger="absl"):
+        EpochLog("03_s_2", 5, "val_mean_ccc").on_epoch_end(1, {"val_mean_ccc": 0.41234, "loss": 0.5})
+    assert caplog.messages == ["Training progress: 03_s_2 epoch 2/5, val_mean_ccc 0.412"]

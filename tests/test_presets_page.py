@@ -9,7 +9,7 @@ from affect_tf.commands.presets import markdown_page
 PAGE = pathlib.Path(__file__).resolve().parents[1] / "docs" / "presets.md"
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # many minutes on an idle 2-core machine: on demand, not in CI
 def test_presets_page_is_current():
     assert PAGE.read_text() == markdown_page(presets.list_presets()), (
         "docs/presets.md is stale: regenerate it with `affect-tf presets --markdown > docs/presets.md`")

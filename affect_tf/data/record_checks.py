@@ -26,7 +26,7 @@ def _where(data) -> str:
 
 
 def _serialized_records(files):
-    for group, compression in reader._records(files):
+    for group, compression in reader.record_groups(files):
         yield from tf.data.TFRecordDataset(group, compression_type=compression).as_numpy_iterator()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import logging
 import os
 import pathlib
 import warnings
@@ -122,6 +123,23 @@ def copy_weights(source, model, path: str):
         targets[name].assign(v)
 
 
+EPOCH_LOG_PREFIX = "Training progress: "  # affect-tf run's bar shows these lines (absl INFO)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One INFO line per epoch on the absl logger (stage, epoch, monitored value), which the main
+    job's progress bar shows while the TFX Trainer runs; elsewhere absl INFO is not shown."""
+
+    def __init__(self, stage: str, epochs: int, monitor: str):
+        super().__init__()
+        self.stage, self.epochs, self.monitor = stage, epochs, monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        shown = f", {self.monitor} {float(value):.3f}" if value is not None else ""
+        logging.getLogger("absl").info(f"{EPOCH_LOG_PREFIX}{self.stage} epoch {epoch + 1}/{self.epochs}{shown}")
+
+
 def callbacks_for(train_config: TrainConfig, workdir: pathlib.Path, monitor: str, has_val: bool):
     checkpoint = workdir / "checkpoints" / "best.weights.h5"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +150,7 @@ def callbacks_for(train_config: TrainConfig, workdir: pathlib.Path, monitor: str
             save_weights_only=True,
         ),
         keras.callbacks.TerminateOnNaN(),
+        EpochLog(workdir.name if workdir.parent.name == "stages" else "train", train_config.epochs, monitor),
     ]
     if train_config.early_stopping_patience > 0 and has_val:
         callbacks.append(

@@ -55,7 +55,7 @@ def _main(args, capsys):
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # many minutes on an idle 2-core machine: on demand, not in CI
 @pytest.mark.timeout(3600)  # with the LocalDagRunner run it may set up; a loaded 2-core machine is slow
 def test_kubeflow_spec_runs_like_the_local_runner_and_warm_starts(first_run, tmp_path, capsys, monkeypatch):
     from ml_metadata.proto import metadata_store_pb2 as pb

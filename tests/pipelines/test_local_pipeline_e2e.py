@@ -30,7 +30,7 @@ def good_config():
     from affect_tf.training.config import TrainConfig
 
     return TrainConfig(model=TinyAvConfig(units=16, face_pool=24), epochs=12, window=16, batch_size=4,
-                       learning_rate=0.01, tensorboard=False, early_stopping_patience=0)
+                       learning_rate=0.01, early_stopping_patience=0)
 
 
 class Metadata:
@@ -100,6 +100,11 @@ def test_bless_reject_and_retrain_on_a_new_drop(first_run):
     assert re.search(r"run: 100%\|█+\| (\d+)/\1 \[", err), err[-2000:]
     for node in NODES:
         assert f", {node}]" in err and f", {node} finished]" in err, node
+    # while the Trainer runs, the bar says which epoch it is on and the last validation CCC
+    assert re.search(r", Trainer: train epoch 12/12, val_mean_ccc -?\d\.\d{3}\]", err), err[-2000:]
+    # TensorBoard logs, as affect-tf train writes them
+    assert glob.glob(os.path.join(work, "tfx", "Trainer", "model_run", "*", "**", "events.out.tfevents.*"),
+                     recursive=True)
     assert "blessing: BLESSED" in out
     assert f"serving model: version 1 at {os.path.join(serving, '1')} (pushed by this run)" in out
     assert f"affect-tf serve affect={serving}" in out and "affect-tf predict VIDEO.mp4" in out
