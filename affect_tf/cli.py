@@ -51,6 +51,7 @@ EXAMPLES = {
     "serve": "affect-tf serve affect=models/affect --rest-port 8501",
     "predict": "affect-tf predict interview.mp4 --model models/affect --out results/",
     "run": "affect-tf run --work-dir ./affect-tf-work",
+    "pretrain": "affect-tf pretrain --preset vgg_face_cnn --records records/faces --out backbones/ --small",
 }
 
 

@@ -3,6 +3,7 @@ modules, not in the library modules whose functions the commands call (issue 15 
 from __future__ import annotations
 
 import importlib
+import logging
 
 import pytest
 

@@ -52,13 +52,16 @@ def select_inputs(dataset, input_names):
     return dataset.map(select)
 
 
-def count_batches(patterns, train_config: TrainConfig) -> int:
+def count_batches(patterns, train_config: TrainConfig) -> int | None:
     """Batches in one pass over records (landmarks only are parsed: the windows, hence the
     count, do not depend on the inputs). Keras needs the count: on a dataset of unknown length
     it ends the first epoch on the end of the data and warns that the input ran out."""
     light = reader.make_dataset(patterns, window=train_config.window, batch_size=train_config.batch_size,
                                 modalities=(features.LANDMARKS,), shuffle=False)
-    return int(light.reduce(0, lambda n, _: n + 1))
+    try:
+        return int(light.reduce(0, lambda n, _: n + 1))
+    except tf.errors.DataLossError:
+        return None  # a broken record file: training reads it and names it (record_checks)
 
 
 def make_data(data, train_config: TrainConfig, model_config, training: bool):
@@ -81,9 +84,9 @@ def make_data(data, train_config: TrainConfig, model_config, training: bool):
             # fixed steps per epoch need an endless stream; a full pass does not
             repeat=training and train_config.steps_per_epoch is not None,
         )
-        if train_config.steps_per_epoch is None or not training:
-            data = data.apply(tf.data.experimental.assert_cardinality(
-                count_batches(patterns, train_config)))
+        batches = count_batches(patterns, train_config) if train_config.steps_per_epoch is None or not training else None
+        if batches is not None:
+            data = data.apply(tf.data.experimental.assert_cardinality(batches))
     data = select_inputs(data, model_config.input_shapes())
     if train_config.strategy == "multi_worker_mirrored":
         data = even_batches(data, train_config.batch_size)

@@ -24,5 +24,5 @@ def test_preview_of_a_bad_file_fails_cleanly(tmp_path, capsys):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"garbage" * 50)
     assert main(["preview", str(bad), "--out", str(tmp_path / "x.png")]) == 1
-    assert "bad.mp4" in capsys.readouterr().out
+    assert f"affect-tf preview: {bad}: " in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
