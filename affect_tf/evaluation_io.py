@@ -68,12 +68,14 @@ SERIALIZED = "serialized_examples"  # key of the raw records in the batches of r
 def record_batches(files: list[str], batch_size: int = 8):
     """Batches ``(features, labels, meta)`` of whole records in file order, padded to the longest
     record of the batch, with the serialized records under ``features[SERIALIZED]``. ``files``
-    may hold glob patterns (as TFX's ``fn_args.eval_files`` do)."""
+    may hold glob patterns (as TFX's ``fn_args.eval_files`` do) and split folders."""
     import tensorflow as tf
 
     from affect_tf.data import schema
 
-    files = [f for pattern in files for f in sorted(tf.io.gfile.glob(str(pattern)))]
+    matches = [m for pattern in files for m in sorted(tf.io.gfile.glob(str(pattern)))]
+    files = [f for m in matches  # a split folder stands for its record files
+             for f in (sorted(tf.io.gfile.glob(m.rstrip("/") + "/*.tfrecord*")) if tf.io.gfile.isdir(m) else [m])]
     if not files:
         raise ValueError("no record files to evaluate")
     compression = "GZIP" if files[0].endswith(".gz") else ""

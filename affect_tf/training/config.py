@@ -59,9 +59,11 @@ class TrainConfig(Config):
     shuffle: bool = True
     tensorboard: bool = True
     jit_compile: bool = False
-    # L_afc's class balancing (affect_tf.losses.AFC_BALANCES): "per_class" is 000 eq. 5 / 001
-    # eq. 14 as written, "inverse_frequency" the authors' code (the default before issue 24)
-    afc_balance: str = "per_class"
+    # L_afc's class balancing (affect_tf.losses.AFC_BALANCES): "per_class" reads 000 eq. 5 / 001
+    # eq. 14-18 as written (terms per label bin, weighted by its share); the default keeps the
+    # authors' inverse-frequency weights, with which the generator-denoising and AVi-GaS learning
+    # tests pass (with per_class both fail: measured after issue 24's change)
+    afc_balance: str = "inverse_frequency"
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
