@@ -8,6 +8,10 @@ PY311 ?= $(PYENV_ROOT)/versions/3.11.7/bin/python
 PRIMARY := .venv310
 LATEST := .venv311
 PYTEST_ARGS ?=
+# Two workers (the CI machine's two cores), a test file per worker at a time, so that a module's
+# fixtures are built once; WORKERS=0 runs in one process.
+WORKERS ?= 2
+XDIST := -n $(WORKERS) --dist loadfile
 
 .PHONY: setup test test-primary test-latest test-fast
 
@@ -29,11 +33,11 @@ test: test-primary test-latest
 
 test-primary: $(PRIMARY)/.installed
 	@echo "== primary environment: $$($(PRIMARY)/bin/python -c 'import sys, tensorflow as tf, keras; print(sys.version.split()[0], "tensorflow", tf.__version__, "keras", keras.__version__)' 2>/dev/null)"
-	$(PRIMARY)/bin/python -m pytest tests -m "not heavy" $(PYTEST_ARGS)
+	$(PRIMARY)/bin/python -m pytest tests -m "not heavy" $(XDIST) $(PYTEST_ARGS)
 
 test-latest: $(LATEST)/.installed
 	@echo "== latest environment: $$($(LATEST)/bin/python -c 'import sys, tensorflow as tf, keras; print(sys.version.split()[0], "tensorflow", tf.__version__, "keras", keras.__version__)' 2>/dev/null)"
-	$(LATEST)/bin/python -m pytest tests -m "not tfx and not slow and not heavy" $(PYTEST_ARGS)
+	$(LATEST)/bin/python -m pytest tests -m "not tfx and not slow and not heavy" $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(PRIMARY)/.installed
-	$(PRIMARY)/bin/python -m pytest tests -m "not slow and not heavy" $(PYTEST_ARGS)
+	$(PRIMARY)/bin/python -m pytest tests -m "not slow and not heavy" $(XDIST) $(PYTEST_ARGS)

@@ -38,7 +38,7 @@ setup(
     install_requires=LIBRARY,
     extras_require={
         "tfx": ["tfx[kfp]==1.16.0", "dill", "kfp>=2.5,<2.6"],
-        "dev": ["pytest>=7", "pytest-timeout"],
+        "dev": ["pytest>=7", "pytest-timeout", "pytest-xdist>=3.5"],  # make test runs two workers
         "jax": ["jax[cpu]>=0.4.30"],
         # The preprocessing job on a Dask cluster (docs/data.md).
         "dask": ["dask[distributed]>=2024.1"],
