@@ -63,7 +63,11 @@ class _Trainer(keras.Model):
 
     def compile_for(self, train_config=None, **kwargs):
         train_config = train_config or self.train_config or TrainConfig()
-        self.optimizers = {name: _optimizer(train_config) for name in self.networks()}
+        self.optimizers = {}
+        for name, variables in self.networks().items():
+            # built here, not by the first step: a tf.function that creates variables traces twice
+            self.optimizers[name] = _optimizer(train_config)
+            self.optimizers[name].build(variables)
         super().compile(jit_compile=train_config.jit_compile, **kwargs)
 
     @property
