@@ -202,6 +202,8 @@ def fit_stage(train_config: TrainConfig, model_config, workdir, train_data, val_
                 trainer.compile(
                     optimizer=make_optimizer(train_config), jit_compile=train_config.jit_compile
                 )
+                # built here, not by the first step: a tf.function that creates variables traces twice
+                trainer.optimizer.build(trainer.trainable_variables)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 

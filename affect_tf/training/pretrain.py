@@ -236,6 +236,7 @@ def pretrain_backbone(model_config, out_dir, train_data, val_data=None, config: 
     if cnn_config.backbone == "vgg_face":
         he_initialise(model.backbone, config.seed)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    model.optimizer.build(model.trainable_variables)  # not in the first step: that would trace it twice
     monitor = "val_mean_ccc" if val_ds is not None else "mean_ccc"
     best = out_dir / "checkpoints" / "best.weights.h5"
     best.parent.mkdir(parents=True, exist_ok=True)

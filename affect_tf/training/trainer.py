@@ -14,6 +14,7 @@ Contract for models and trainers
        trainer(dummy_inputs)                       # only if not built: call(x) -> model outputs
        trainer.compile_for(train_config)          # if it has that method, else:
        trainer.compile(optimizer=make_optimizer(train_config))
+       trainer.optimizer.build(trainer.trainable_variables)  # so the train step traces once
        trainer.fit(train_data, validation_data=val_data, ...)
 
    ``Class`` owns its optimizers (from :func:`make_optimizer`, so it honours ``optimizer``,
