@@ -66,6 +66,13 @@ class FacePipeline:
         frames = ((i, t, image, None) for i, t, image in decode.iter_video_frames(video_path))
         yield from self._run(frames, 1.0 / info["fps"], blocks, video_path)
 
+    def process_stream(self, frames: Iterable, fps: float, audio_blocks: Iterable = (),
+                       name: str = "stream") -> Iterator[FrameItem]:
+        """A live stream (:mod:`affect_tf.media.live_source`): ``frames`` yields ``(index,
+        seconds, rgb uint8)`` as they arrive and ``audio_blocks`` the mono sample blocks of its
+        sound, pulled as far as the audio features of a frame need (``docs/live.md``)."""
+        return self._run(((i, t, image, None) for i, t, image in frames), 1.0 / fps, audio_blocks, name)
+
     def process_images(self, image_paths: Sequence, fps: float, landmarks=None,
                        audio_path=None, face_crops: bool = False) -> Iterator[FrameItem]:
         """Frames shipped as images (AFEW-VA), frame i at time i / fps. ``landmarks`` (N, 68, 2)

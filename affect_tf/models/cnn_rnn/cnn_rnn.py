@@ -59,11 +59,19 @@ class GruStack(keras.layers.Layer):
         self.built = True
 
     def call(self, x, training=False):
+        return self.call_from(x, None, training=training)[0]
+
+    def call_from(self, x, states=None, training=False):
+        """The outputs and each GRU's state after the last frame, starting from ``states`` (one
+        (B, units) per GRU; zeros when None, as :meth:`call`). A GRU's state is its output, so
+        the last frame's output is the state a stream carries to its next chunk."""
+        new_states = []
         for i, gru in enumerate(self.grus):
-            x = gru(x, training=training)
+            x = gru(x, initial_state=None if states is None else states[i], training=training)
+            new_states.append(x[:, -1])
             if i == 0 and self.num_layers > 1:
                 x = self.drop(x, training=training)
-        return x
+        return x, new_states
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -157,17 +165,38 @@ class CnnRnn(AffectModel):
 
     def sequence_features(self, inputs, training=False):
         """The features before the output layer, (B, T, F): what model-level fusion concatenates."""
+        return self._sequence_features_from(inputs, None, training)[0]
+
+    def _sequence_features_from(self, inputs, states, training=False):
+        """Features before the output layer and the recurrent states after the last frame,
+        the GRUs starting from ``states`` (:meth:`stream_state_shapes` order; None: zeros)."""
         taps = self.tap_features(inputs, training=training)
         if self.config.rnn == "none":
-            return taps[0]
+            return taps[0], []
         if self.config.rnn == "single":
-            joined = taps[0] if len(taps) == 1 else ops.concatenate(taps, axis=-1)
-            return self.rnns[0](joined, training=training)
-        outs = [rnn(tap, training=training) for rnn, tap in zip(self.rnns, taps)]
-        return outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)
+            taps = [taps[0] if len(taps) == 1 else ops.concatenate(taps, axis=-1)]
+        layers = self.config.rnn_layers
+        outs, new_states = [], []
+        for i, (rnn, tap) in enumerate(zip(self.rnns, taps)):
+            out, after = rnn.call_from(tap, None if states is None else states[i * layers:(i + 1) * layers],
+                                       training=training)
+            outs.append(out)
+            new_states.extend(after)
+        return (outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)), new_states
 
     def call(self, inputs, training=False):
         return {features.TARGETS: self.head(self.sequence_features(inputs, training=training))}
+
+    # -- streaming: every layer is causal, so a chunk continued from the last chunk's states
+    # gives what one call over the whole sequence gives (affect_tf.export's serving_stream)
+    def stream_state_shapes(self) -> list:
+        """Per-example shape of each recurrent state a stream carries between chunks."""
+        return [(self.config.rnn_units,)] * (len(self.rnns) * self.config.rnn_layers)
+
+    def call_streaming(self, inputs, states):
+        """Inference over one chunk of frames from ``states``: (outputs, states after it)."""
+        sequence, new_states = self._sequence_features_from(inputs, states)
+        return {features.TARGETS: self.head(sequence)}, new_states
 
 
 CnnRnnConfig.model_class = CnnRnn
