@@ -60,6 +60,15 @@ class StreamingPredictor:
         """Start again from the zero state (what one offline call starts from)."""
         self.states = {name: np.zeros((1, *shape), np.float32) for name, shape in self.state_shapes.items()}
 
+    def warm_up(self, crop_size: int):
+        """One call on a blank frame, so the first real frame does not wait for graph set-up."""
+        from affect_tf import features as F
+
+        shapes = F.feature_shapes(crop_size)
+        blank = {name: np.zeros((1, 1, *shapes[name]), np.uint8 if name == F.FACE else np.float32)
+                 for name in self.model.input_names}
+        self.model.backend({**blank, **self.states}, signature=export_lib.STREAM_SIGNATURE)
+
     def __call__(self, items) -> np.ndarray:
         """(T, 2) raw valence and arousal of a chunk of :class:`FrameItem` s; the state moves on."""
         inputs = batch_inputs([items], self.model.input_names)
@@ -170,6 +179,7 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
         raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
     predictor = StreamingPredictor(model)
     config = live_media_config(model._media_config(media_config))
+    predictor.warm_up(config.crop_size)
     kind = live_source.source_kind(source)
     container = live_source.open_source(source, open_timeout, read_timeout)
     pipeline = FacePipeline(config)

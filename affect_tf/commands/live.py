@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -65,7 +66,10 @@ def _stop_on_signals(stop: threading.Event):
 def run(args) -> int:
     from affect_tf.inference import load_model
     from affect_tf.live import StreamingPredictor, run_live
+    from affect_tf.media import live_source
 
+    if live_source.source_kind(args.source) == "file" and not os.path.isfile(args.source):
+        live_source.open_source(args.source)  # its one-line error, before the model loads
     model = load_model(args.server or args.model, args.model_name)
     StreamingPredictor(model)  # refuses a model that cannot stream before the source is opened
     stop = threading.Event()

@@ -1,0 +1,109 @@
+"""The streaming signature: chunks with the state carried by the client give what one call over
+the whole sequence (offline ``predict``) gives, in this process and through the gRPC server."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from affect_tf import export
+from affect_tf.inference import batch_inputs, load_model, spans
+from affect_tf.live import LaggedMedian, StreamingPredictor, run_live
+from affect_tf.postprocess import median_filter_per_dimension
+from tests.live.conftest import max_abs_diff
+
+CHUNKS = (1, 7, 80)
+
+
+@pytest.mark.parametrize("windows", [(1, 1), (5, 3), (9, 1), (3, 81)])
+def test_lagged_median_equals_the_offline_filter_run_by_run(windows):
+    rng = np.random.default_rng(sum(windows))
+    raw = rng.uniform(-1.2, 1.2, (300, 2))
+    seen = np.repeat(rng.uniform(size=30) > 0.3, rng.integers(1, 20, 30))[:300]
+    raw, seen = raw[:len(seen)], seen
+    expected = np.full_like(raw, np.nan)
+    for start, end in spans(seen):
+        expected[start:end] = np.clip(median_filter_per_dimension(raw[start:end], windows), -1, 1)
+
+    median, released, released_after = LaggedMedian(windows), [], {}
+    for i, (value, visible) in enumerate(zip(raw, seen)):
+        for row in median.push({"frame": i}, value if visible else None):
+            released.append(row)
+            released_after[row["frame"]] = i
+    released += median.end_run()
+
+    assert [row["frame"] for row in released] == list(range(len(raw)))  # in order, each once
+    got = np.array([[np.nan if r["valence"] is None else r["valence"],
+                     np.nan if r["arousal"] is None else r["arousal"]] for r in released])
+    assert max_abs_diff(got, expected) < 1e-12
+    # the fixed lag: never later than (window - 1) / 2 frames, earlier where a run ends
+    lag = max(windows) // 2
+    assert all(after - frame <= lag for frame, after in released_after.items())
+    assert median.lag == lag
+    assert len(median._values) == 0  # nothing kept after the last run
+
+
+@pytest.fixture(scope="module")
+def clip_items(shared_data):
+    """The face items of a real clip, as the live source yields them (no audio: a face model)."""
+    from affect_tf.media import FacePipeline, MediaConfig, live_source
+
+    clip = str(shared_data / "video" / "bbaf2n.mpg")
+    demux = live_source.Demuxer(live_source.open_source(clip), clip, with_audio=False)
+    items = list(FacePipeline(MediaConfig()).process_stream(demux.video_frames(), demux.rate))
+    demux.close()
+    assert len(items) == 75 and sum(it.face_present for it in items) > 60
+    return items + items[:13]  # 88 frames: chunks of 80 and 7 leave a remainder
+
+
+@pytest.mark.parametrize("where", ["in-process", "grpc"])
+def test_stream_chunks_equal_one_call_over_the_whole_sequence(clip_items, stream_export, stream_server, where):
+    model = load_model(stream_export if where == "in-process" else stream_server.target, warn=None)
+    assert set(model.backend.state_shapes) == set(export.state_names(6))  # 3 taps x 2 GRU layers
+    whole = model.backend(batch_inputs([clip_items], model.input_names))  # what predict computes
+    reference = np.stack([whole["valence"][0], whole["arousal"][0]], -1)
+    assert reference.std(axis=0).min() > 1e-3  # the values move, so a wrong state would show
+
+    predictor = StreamingPredictor(model)
+    diffs = {}
+    for chunk in CHUNKS:
+        predictor.reset()
+        streamed = np.concatenate([predictor(clip_items[i:i + chunk]) for i in range(0, len(clip_items), chunk)])
+        diffs[chunk] = max_abs_diff(streamed, reference)
+    print(f"{where}: max |stream - whole| by chunk size {diffs}")
+    assert max(diffs.values()) <= 1e-5, diffs
+    # and without the state carried (zeros at each chunk), chunks would not match
+    cold = np.concatenate([StreamingPredictor(model)(clip_items[i:i + 7]) for i in range(0, len(clip_items), 7)])
+    assert max_abs_diff(cold, reference) > 1e-3
+
+
+def test_live_over_a_file_equals_offline_predict(shared_data, stream_export):
+    """End to end: decode, face tracking and a median window of 5 (output 2 frames late)."""
+    clip = shared_data / "video" / "bbaf2n.mpg"
+    model = load_model(stream_export, warn=None)
+    offline = model.predict(clip, chunk_frames=10**6, median_window=5)
+    out = io.StringIO()
+    summary = run_live(str(clip), model, out, chunk_frames=7, median_window=5, progress=None)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert summary["frames"] == len(rows) == len(offline) == 75 and summary["median_lag_frames"] == 2
+    assert [r["frame"] for r in rows] == list(range(75))
+    for live_column, offline_column in (("valence", "valence"), ("arousal", "arousal"),
+                                        ("valence_raw", "valence_raw"), ("face_x0", "face_x0")):
+        live_values = [np.nan if r[live_column] is None else r[live_column] for r in rows]
+        diff = max_abs_diff(live_values, offline[offline_column])
+        assert diff <= (1e-5 if "valence" in live_column else 0.051), (live_column, diff)
+    np.testing.assert_allclose([r["time_s"] for r in rows], offline["time_s"], atol=1e-4)
+    assert all(r["latency_ms"] >= 0 for r in rows)
+
+
+def test_a_model_without_the_streaming_signature_is_refused():
+    class OldExport:  # what an export written before issue 26 (or of a look-ahead preset) offers
+        state_shapes = None
+
+    class Model:
+        backend, description = OldExport(), "in-process models/old/1"
+
+    with pytest.raises(ValueError, match="models/old/1: the export has no 'serving_stream' signature"):
+        StreamingPredictor(Model())
