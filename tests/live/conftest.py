@@ -11,6 +11,15 @@ from affect_tf import features as F
 TINY_CNN_3RNN = dict(vgg_filters=(2, 2, 4, 4, 4), fc_units=8, rnn_units=4)
 
 
+
+def fast_media_config():
+    """dlib's HOG alone, the largest face: the clips have one frontal speaker, and the tests
+    compare two paths under the same config (the default adds MTCNN and identity checks)."""
+    from affect_tf.media import MediaConfig
+
+    return MediaConfig(detector="hog", target_face="largest")
+
+
 def build_tiny_cnn_3rnn(seed=0):
     from affect_tf.models.cnn_rnn.cnn_rnn import CnnRnnConfig
     from affect_tf.testing.tiny_model import random_batch

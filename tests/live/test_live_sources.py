@@ -17,6 +17,7 @@ import pytest
 from affect_tf.cli import main
 from affect_tf.inference import load_model
 from affect_tf.live import run_live
+from tests.live.conftest import fast_media_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -65,7 +66,8 @@ def test_udp_stream_is_predicted_and_a_killed_sender_is_reopened_with_the_gap_ma
     model = load_model(stream_export, warn=None)
     out, log, result = Lines(), Lines(), {}
     receiver = threading.Thread(target=lambda: result.update(run_live(
-        f"udp://127.0.0.1:{port}", model, out, read_timeout=1.0, reconnect_s=3.0, progress=log)))
+        f"udp://127.0.0.1:{port}", model, out, read_timeout=1.0, reconnect_s=3.0, progress=log,
+        media_config=fast_media_config())))
     receiver.start()
     senders = []
     try:
@@ -131,3 +133,55 @@ def test_a_bad_source_is_one_line(stream_export, capsys, source, problem):
     assert main(["live", source, "--model", str(stream_export)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"affect-tf live: {problem}") and "\n" not in err, err
+
+
+def test_live_page_in_headless_chromium_shows_frame_box_gauge_and_a_moving_curve(shared_data, stream_export, tmp_path):
+    from PIL import Image
+
+    from affect_tf.live_page import LivePage
+    from tests.live.browser import HeadlessChromium, chromium
+
+    if chromium() is None:
+        pytest.skip("chromium is not installed (make setup installs it with apt-get)")
+    import numpy as np
+
+    clip = shared_data / "video" / "lbax4n.mpg"
+    model = load_model(stream_export, warn=None)
+    page = LivePage().start()
+    out, done = Lines(), {}
+    runner = threading.Thread(target=lambda: done.update(run_live(
+        str(clip), model, out, realtime=True, listeners=[page], progress=None,
+        media_config=fast_media_config())))
+    runner.start()
+    browser = HeadlessChromium()
+    try:
+        _wait(lambda: len(out.lines()) >= 25, 60, "a second of rows")
+        png = browser.screenshot_after(f"http://127.0.0.1:{page.port}/", 2.0)
+        boxes = browser.evaluate("JSON.stringify(Object.fromEntries([...document.querySelectorAll('canvas')]"
+                                 ".map(c => { const r = c.getBoundingClientRect(); "
+                                 "return [c.id, [r.x, r.y, r.x + r.width, r.y + r.height]]; })))")
+        status = browser.evaluate("document.getElementById('status').textContent")
+    finally:
+        browser.close()
+        runner.join(timeout=60)
+        page.stop()
+    (tmp_path / "live_page.png").write_bytes(png)
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    regions = {name: image[int(y0) + 2:int(y1) - 2, int(x0) + 2:int(x1) - 2]
+               for name, (x0, y0, x1, y1) in json.loads(boxes).items()}
+
+    def colour(region, rgb, tolerance=60):
+        return np.all(np.abs(region - np.array(rgb)) < tolerance, axis=-1)
+
+    frame = regions["frame"]
+    assert frame.std() > 30  # a picture, not a blank canvas
+    assert colour(frame, (0, 255, 0), 40).sum() > 200  # the face box's outline
+    assert colour(regions["gauge"], (255, 0, 255)).sum() > 150  # the valence/arousal dot
+    curve = colour(regions["curves"], (0, 0, 255), 90)
+    columns, rows = np.nonzero(curve.T)
+    assert len(np.unique(columns)) > 100  # the valence curve runs across the plot ...
+    assert np.ptp(rows) >= 3  # ... and is not flat
+    assert status.startswith("frame ") and "valence" in status
+    print(f"screenshot {image.shape[1]}x{image.shape[0]}: {status!r}; box pixels "
+          f"{int(colour(frame, (0, 255, 0), 40).sum())}, valence curve over {len(np.unique(columns))} "
+          f"columns, {int(np.ptp(rows))} px high")

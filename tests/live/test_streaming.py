@@ -12,7 +12,7 @@ from affect_tf import export
 from affect_tf.inference import batch_inputs, load_model, spans
 from affect_tf.live import LaggedMedian, StreamingPredictor, run_live
 from affect_tf.postprocess import median_filter_per_dimension
-from tests.live.conftest import max_abs_diff
+from tests.live.conftest import fast_media_config, max_abs_diff
 
 CHUNKS = (1, 7, 80)
 
@@ -48,11 +48,11 @@ def test_lagged_median_equals_the_offline_filter_run_by_run(windows):
 @pytest.fixture(scope="module")
 def clip_items(shared_data):
     """The face items of a real clip, as the live source yields them (no audio: a face model)."""
-    from affect_tf.media import FacePipeline, MediaConfig, live_source
+    from affect_tf.media import FacePipeline, live_source
 
     clip = str(shared_data / "video" / "bbaf2n.mpg")
     demux = live_source.Demuxer(live_source.open_source(clip), clip, with_audio=False)
-    items = list(FacePipeline(MediaConfig()).process_stream(demux.video_frames(), demux.rate))
+    items = list(FacePipeline(fast_media_config()).process_stream(demux.video_frames(), demux.rate))
     demux.close()
     assert len(items) == 75 and sum(it.face_present for it in items) > 60
     return items + items[:13]  # 88 frames: chunks of 80 and 7 leave a remainder
@@ -83,9 +83,10 @@ def test_live_over_a_file_equals_offline_predict(shared_data, stream_export):
     """End to end: decode, face tracking and a median window of 5 (output 2 frames late)."""
     clip = shared_data / "video" / "bbaf2n.mpg"
     model = load_model(stream_export, warn=None)
-    offline = model.predict(clip, chunk_frames=10**6, median_window=5)
+    offline = model.predict(clip, chunk_frames=10**6, median_window=5, media_config=fast_media_config())
     out = io.StringIO()
-    summary = run_live(str(clip), model, out, chunk_frames=7, median_window=5, progress=None)
+    summary = run_live(str(clip), model, out, chunk_frames=7, median_window=5, progress=None,
+                       media_config=fast_media_config())
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert summary["frames"] == len(rows) == len(offline) == 75 and summary["median_lag_frames"] == 2
     assert [r["frame"] for r in rows] == list(range(75))
