@@ -49,7 +49,7 @@ def stream_export(tmp_path_factory):
 def stream_server(stream_export):
     from affect_tf.serving.server import LocalModelServer
 
-    with LocalModelServer({F.MODEL_NAME: stream_export}, port=0) as server:
+    with LocalModelServer({F.MODEL_NAME: stream_export}, port=0, rest_port=0) as server:
         yield server
 
 

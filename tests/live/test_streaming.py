@@ -74,9 +74,35 @@ def test_stream_chunks_equal_one_call_over_the_whole_sequence(clip_items, stream
         diffs[chunk] = max_abs_diff(streamed, reference)
     print(f"{where}: max |stream - whole| by chunk size {diffs}")
     assert max(diffs.values()) <= 1e-5, diffs
+    if where == "grpc":  # the same server's REST front end, TF Serving's columnar JSON
+        rest = np.concatenate([_rest_stream_chunk(stream_server, clip_items[i:i + 7], model, states)
+                               for states in [_zero_states(model)] for i in range(0, 21, 7)])
+        assert max_abs_diff(rest, reference[:21]) <= 1e-5
     # and without the state carried (zeros at each chunk), chunks would not match
     cold = np.concatenate([StreamingPredictor(model)(clip_items[i:i + 7]) for i in range(0, len(clip_items), 7)])
     assert max_abs_diff(cold, reference) > 1e-3
+
+
+def _zero_states(model):
+    return {name: np.zeros((1, *shape), np.float32) for name, shape in model.backend.state_shapes.items()}
+
+
+def _rest_stream_chunk(server, items, model, states):
+    """POST one chunk to ``/v1/models/affect:predict`` (signature serving_stream); ``states``
+    (a dict) is replaced by the state the server returns, as a REST client holds it."""
+    import http.client
+
+    inputs = {**batch_inputs([items], model.input_names), **states}
+    body = json.dumps({"signature_name": export.STREAM_SIGNATURE,
+                       "inputs": {k: np.asarray(v).tolist() for k, v in inputs.items()}})
+    connection = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=60)
+    connection.request("POST", "/v1/models/affect:predict", body, {"Content-Type": "application/json"})
+    reply = connection.getresponse()
+    payload = json.loads(reply.read())
+    assert reply.status == 200, payload
+    outputs = payload["outputs"]
+    states.update({name: np.asarray(outputs[name], np.float32) for name in states})
+    return np.stack([np.asarray(outputs["valence"])[0], np.asarray(outputs["arousal"])[0]], -1)
 
 
 def test_live_over_a_file_equals_offline_predict(shared_data, stream_export):
@@ -108,3 +134,25 @@ def test_a_model_without_the_streaming_signature_is_refused():
 
     with pytest.raises(ValueError, match="models/old/1: the export has no 'serving_stream' signature"):
         StreamingPredictor(Model())
+
+
+def test_state_attention_lstm_continues_exactly_across_chunks():
+    """AVi-GaS's sequence layer (001 eq. 9-12): chunks from the carried state = one call, the
+    attention over earlier states included."""
+    import keras
+
+    from affect_tf.layers import StateAttentionLSTM
+
+    keras.utils.set_random_seed(1)
+    layer = StateAttentionLSTM(6, n_states=4)
+    x = np.random.default_rng(1).normal(size=(2, 23, 5)).astype("float32")
+    whole_h, whole_weights = (keras.ops.convert_to_numpy(v) for v in layer(x))
+    state, parts = None, []
+    for start in range(0, 23, 7):
+        h, weights, state = layer(x[:, start:start + 7], initial_state=state, return_state=True)
+        parts.append((keras.ops.convert_to_numpy(h), keras.ops.convert_to_numpy(weights)))
+    assert [tuple(s.shape) for s in state] == [(2, *shape) for shape in layer.state_shapes()]
+    assert max_abs_diff(np.concatenate([p[0] for p in parts], 1), whole_h) <= 1e-5
+    assert max_abs_diff(np.concatenate([p[1] for p in parts], 1), whole_weights) <= 1e-5
+    restarted = keras.ops.convert_to_numpy(layer(x[:, 7:14])[0])  # from zeros: differs
+    assert max_abs_diff(restarted, whole_h[:, 7:14]) > 1e-3

@@ -58,20 +58,18 @@ class GruStack(keras.layers.Layer):
             shape = (*shape[:-1], self.units)
         self.built = True
 
-    def call(self, x, training=False):
-        return self.call_from(x, None, training=training)[0]
-
-    def call_from(self, x, states=None, training=False):
-        """The outputs and each GRU's state after the last frame, starting from ``states`` (one
-        (B, units) per GRU; zeros when None, as :meth:`call`). A GRU's state is its output, so
-        the last frame's output is the state a stream carries to its next chunk."""
+    def call(self, x, training=False, initial_states=None, return_states=False):
+        """The outputs, and with ``return_states`` each GRU's state after the last frame, the
+        GRUs starting from ``initial_states`` (one (B, units) each; zeros when None). A GRU's
+        state is its output, so the last frame's output is what a stream carries on."""
+        states = initial_states
         new_states = []
         for i, gru in enumerate(self.grus):
             x = gru(x, initial_state=None if states is None else states[i], training=training)
             new_states.append(x[:, -1])
             if i == 0 and self.num_layers > 1:
                 x = self.drop(x, training=training)
-        return x, new_states
+        return (x, new_states) if return_states else x
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -178,8 +176,8 @@ class CnnRnn(AffectModel):
         layers = self.config.rnn_layers
         outs, new_states = [], []
         for i, (rnn, tap) in enumerate(zip(self.rnns, taps)):
-            out, after = rnn.call_from(tap, None if states is None else states[i * layers:(i + 1) * layers],
-                                       training=training)
+            out, after = rnn(tap, training=training, return_states=True,
+                             initial_states=None if states is None else states[i * layers:(i + 1) * layers])
             outs.append(out)
             new_states.extend(after)
         return (outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)), new_states
