@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from affect_tf import export as export_lib
+from affect_tf import features as F
 from affect_tf.inference import AffectModel, batch_inputs
 
 ROW_FIELDS = ("time_s", "frame", "face_x0", "face_y0", "face_x1", "face_y1", "face_present",
@@ -62,8 +63,6 @@ class StreamingPredictor:
 
     def warm_up(self, crop_size: int):
         """One call on a blank frame, so the first real frame does not wait for graph set-up."""
-        from affect_tf import features as F
-
         shapes = F.feature_shapes(crop_size)
         blank = {name: np.zeros((1, 1, *shapes[name]), np.uint8 if name == F.FACE else np.float32)
                  for name in self.model.input_names}
@@ -230,15 +229,17 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
     try:
         while True:
             demux = live_source.Demuxer(container, source, with_audio=model.needs_audio)
+            paced = realtime and kind in ("file", "stdin")
             captured = {}
 
             def frames():
-                for index, t, image in demux.video_frames(realtime and kind != "network"):
-                    captured[index] = (time.monotonic(), image)
+                for index, t, image in demux.video_frames(paced):
+                    # a paced file's frame is captured when it is due, a camera's when it is read
+                    captured[index] = (demux.paced_from + t if paced else time.monotonic(), image)
                     yield index, t, image
 
-            items = pipeline.process_stream(frames(), demux.rate,
-                                            demux.audio_blocks(config.sample_rate), str(source))
+            items = pipeline.process_stream(frames(), demux.rate, demux.audio_blocks(config.sample_rate),
+                                            str(source), egemaps=F.EGEMAPS in model.input_names)
             for item in items:
                 at, image = captured.pop(item.index)
                 face = item.face_present

@@ -81,6 +81,7 @@ class Demuxer:
         self._video = collections.deque()
         self._audio = collections.deque(maxlen=int(max_queued_s * 100))  # audio frames: ~10-50 ms each
         self._ended = False
+        self.paced_from = None
 
     def _read(self) -> bool:
         """Decode one more packet into its queue; False at the end or on a read error."""
@@ -116,12 +117,13 @@ class Demuxer:
 
     def video_frames(self, realtime: bool = False) -> Iterator[tuple[int, float, object]]:
         """``(index, seconds from the first frame, rgb uint8)``; with ``realtime`` each frame is
-        held back until its time has come since the first one (a file played as a camera)."""
-        started = None
+        held back until its time has come since the first one (a file played as a camera), and
+        ``paced_from`` is the ``time.monotonic()`` of the first: a frame's capture time is
+        ``paced_from + t`` even when the reader falls behind."""
         for index, t, image in decode.timed_frames(self._video_frames(), self.rate):
             if realtime:
-                started = time.monotonic() - t if started is None else started
-                time.sleep(max(0.0, started + t - time.monotonic()))
+                self.paced_from = time.monotonic() - t if self.paced_from is None else self.paced_from
+                time.sleep(max(0.0, self.paced_from + t - time.monotonic()))
             yield index, t, image
 
     def audio_blocks(self, sample_rate: int, block_samples: int = 2048) -> Iterator:

@@ -156,3 +156,42 @@ def test_state_attention_lstm_continues_exactly_across_chunks():
     assert max_abs_diff(np.concatenate([p[1] for p in parts], 1), whole_weights) <= 1e-5
     restarted = keras.ops.convert_to_numpy(layer(x[:, 7:14])[0])  # from zeros: differs
     assert max_abs_diff(restarted, whole_h[:, 7:14]) > 1e-3
+
+
+def test_live_source_gives_predicts_frames_and_audio_features(shared_data):
+    """The one-pass demuxer (a stream is read once for picture and sound) yields the frames,
+    face crops, mel windows and eGeMAPS that predict's file reader gives."""
+    import itertools
+
+    from affect_tf.media import FacePipeline, live_source
+
+    clip = str(shared_data / "video" / "lbax4n.mpg")
+    pipeline = FacePipeline(fast_media_config())
+    offline = list(itertools.islice(pipeline.process_video(clip), 15))
+    demux = live_source.Demuxer(live_source.open_source(clip), clip, with_audio=True)
+    live = list(itertools.islice(pipeline.process_stream(demux.video_frames(), demux.rate,
+                                                         demux.audio_blocks(22050)), 15))
+    demux.close()
+    assert len(live) == 15 and all(it.audio_present and it.face_present for it in live)
+    for a, b in zip(offline, live):
+        assert a.timestamp == b.timestamp and np.array_equal(a.face, b.face)
+        np.testing.assert_allclose(b.mel, a.mel, atol=1e-4)
+        np.testing.assert_allclose(b.egemaps, a.egemaps, rtol=1e-5, atol=1e-5)
+    assert np.ptp([it.egemaps[0] for it in live]) > 0  # real, moving features
+
+
+def test_mel_only_audio_stream_keeps_bounded_audio():
+    """Without eGeMAPS (a model reading only the mel window) the audio buffer still shrinks."""
+    from affect_tf.media import MediaConfig
+    from affect_tf.media.audio import AudioFeatureStream
+
+    rng = np.random.default_rng(0)
+    blocks = (rng.normal(0, 0.1, 22050).astype(np.float32) for _ in range(40))  # 40 s in 1 s blocks
+    stream = AudioFeatureStream(blocks, MediaConfig(audio_block_s=0.25), with_egemaps=False)
+    held = []
+    for frame in range(0, 190):  # 5 frames/s over 38 s
+        t = frame * 0.2
+        assert stream.mel(t).shape == (128, 128)
+        stream.release_before(t, 0.2)
+        held.append(len(stream._buf) / 22050)
+    assert max(held[50:]) < 6.0, max(held)  # seconds of audio kept: a window, not the recording
