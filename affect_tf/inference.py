@@ -161,7 +161,7 @@ class AffectModel:
             raise ValueError("chunk_frames must be >= 1 and context_frames >= 0")
         from affect_tf.media.pipeline import is_image
 
-        config = self._media_config(media_config)
+        config = self.media_config(media_config)
         if is_image(path):
             items, raw = self._predict_photo(path, config)
         else:
@@ -200,7 +200,8 @@ class AffectModel:
         window = median_window or self.metadata.get("median_window") or 1
         return (int(window), int(window)) if np.isscalar(window) else tuple(map(int, window))
 
-    def _media_config(self, media_config):
+    def media_config(self, media_config=None):
+        """``media_config``, or the preprocessing this model was trained with (its crop size)."""
         from affect_tf.media import MediaConfig
 
         return media_config or MediaConfig(crop_size=int(self.metadata.get("crop_size", F.DEFAULT_CROP_SIZE)))

@@ -177,7 +177,7 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
     predictor = StreamingPredictor(model)
-    config = live_media_config(model._media_config(media_config))
+    config = live_media_config(model.media_config(media_config))
     predictor.warm_up(config.crop_size)
     kind = live_source.source_kind(source)
     container = live_source.open_source(source, open_timeout, read_timeout)
@@ -259,6 +259,7 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
             predict_pending()
             emit(median.end_run())
             demux.close()
+            container = None
             if kind not in live_source.LIVE_KINDS:
                 break
             container = _reopen(source, reconnect_s, open_timeout, read_timeout, stop, progress,
@@ -274,6 +275,9 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
         summary["interrupted"] = isinstance(why, KeyboardInterrupt) or stop.is_set()
         predict_pending()
         emit(median.end_run())
+    finally:
+        if container is not None:
+            container.close()
     summary["frames"] = writer.count
     summary["seconds"] = round(time.monotonic() - started, 3)
     return summary

@@ -16,6 +16,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     """``affect-tf live SOURCE (--model DIR | --server HOST:PORT)``: per-frame valence/arousal of a
     camera, network stream, stdin or paced file, as JSON lines or CSV."""
     from affect_tf.live import FORMATS
+    from affect_tf.media.config import TARGET_POLICIES
 
     parser.add_argument("source", help="a file (with --realtime: paced at its frame rate), - (stdin), "
                         "a URL FFmpeg opens (rtsp://, udp://, http(s):// incl. HLS) or a v4l2 "
@@ -40,6 +41,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reset-after-s", type=float, default=2.0,
                         help="seconds without a face (or speech, for audio models) after which the "
                         "recurrent state starts again")
+    parser.add_argument("--target-face", default=None, choices=TARGET_POLICIES,
+                        help="whose face to follow (default: subject, as predict; largest skips the "
+                        "identity check, the slowest step after the model, docs/live.md)")
     parser.add_argument("--http", type=int, default=None, metavar="PORT",
                         help="also serve a live page (frame, face box, gauge, curves) on 127.0.0.1:PORT")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
@@ -72,6 +76,9 @@ def run(args) -> int:
         live_source.open_source(args.source)  # its one-line error, before the model loads
     model = load_model(args.server or args.model, args.model_name)
     StreamingPredictor(model)  # refuses a model that cannot stream before the source is opened
+    media_config = model.media_config()
+    if args.target_face:
+        media_config = media_config.replace(target_face=args.target_face)
     stop = threading.Event()
     listeners, page = [], None
     if args.http is not None:
@@ -86,7 +93,8 @@ def run(args) -> int:
             summary = run_live(args.source, model, out, args.format, args.chunk_frames,
                                realtime=args.realtime, reconnect_s=args.reconnect_s,
                                read_timeout=args.read_timeout, reset_after_s=args.reset_after_s,
-                               median_window=args.median_window, listeners=listeners, stop=stop,
+                               median_window=args.median_window, media_config=media_config,
+                               listeners=listeners, stop=stop,
                                max_frames=args.max_frames)
     finally:
         if out is not sys.stdout:
