@@ -13,9 +13,16 @@ PYTEST_ARGS ?=
 WORKERS ?= 2
 XDIST := -n $(WORKERS) --dist loadfile
 
-.PHONY: setup test test-primary test-latest test-fast
+.PHONY: setup browser test test-primary test-latest test-fast
 
-setup: $(PRIMARY)/.installed $(LATEST)/.installed
+setup: $(PRIMARY)/.installed $(LATEST)/.installed browser
+
+# The `affect-tf live --http` page is tested in Debian's Chromium, headless: installed with apt-get
+# where it is missing and apt-get can run (as root); elsewhere that one test skips.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; }; } \
+		|| echo "chromium not installed: the live page test will skip"
 
 $(PRIMARY)/.installed: setup.py constraints/primary.txt
 	test -x $(PRIMARY)/bin/python || $(PY310) -m venv $(PRIMARY)

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("affect_tf.commands.pretrain:register", "pretrain a preset's face CNN on face images"),
     "export": ("affect_tf.commands.export:register", "export a trained model for TF Serving"),
     "fuse": ("affect_tf.commands.fuse:register", "decision-level fusion of trained models (004 eq. 1)"),
+    "live": ("affect_tf.commands.live:register", "valence/arousal of a camera or network stream as it comes"),
 }
 
 
@@ -51,6 +52,7 @@ EXAMPLES = {
     "serve": "affect-tf serve affect=models/affect --rest-port 8501",
     "predict": "affect-tf predict interview.mp4 --model models/affect --out results/",
     "run": "affect-tf run --work-dir ./affect-tf-work",
+    "live": "affect-tf live rtsp://camera.local/stream --model models/affect --out live.jsonl",
     "pretrain": "affect-tf pretrain --preset vgg_face_cnn --records records/faces --out backbones/ --small",
 }
 

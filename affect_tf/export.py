@@ -16,6 +16,12 @@ Signatures
     the model's ``config.input_shapes()`` names) plus ``face_mask`` / ``audio_mask`` float32
     (B, T). Crops are scaled to [-1, 1] inside the graph. Outputs ``valence`` and ``arousal``
     (B, T) and, when the model returns them, ``attention`` and ``gate``.
+``serving_stream`` (models whose every layer is causal: the CNN-RNN family)
+    One chunk of a live stream: the inputs of ``serving_default`` plus the recurrent state,
+    ``state_0``, ``state_1``, ... float32 (B, ...) (zeros to start a stream); outputs those of
+    ``serving_default`` plus the states after the chunk, under the same names. The client holds
+    the state, so TF Serving's stateless Predict serves streams, and chunks of any length give
+    what one call over the whole sequence gives (``docs/live.md``).
 ``serving_sequence_example``
     ``examples``: string (B,) serialized ``tf.train.SequenceExample`` in the record schema
     (:mod:`affect_tf.data.schema`); recordings of different lengths are padded to the longest,
@@ -37,6 +43,8 @@ from affect_tf.files import version_dirs, write_text_atomic
 METADATA_FILE = "affect_tf_metadata.json"
 DEFAULT_SIGNATURE = "serving_default"
 SEQUENCE_EXAMPLE_SIGNATURE = "serving_sequence_example"
+STREAM_SIGNATURE = "serving_stream"
+STATE_PREFIX = "state_"
 OUTPUT_VALENCE = "valence"
 OUTPUT_AROUSAL = "arousal"
 _MODEL_INPUTS = (F.FACE, F.LANDMARKS, F.MEL, F.EGEMAPS)
@@ -76,10 +84,11 @@ def serving_input_specs(input_names, crop_size: int) -> dict:
     return specs
 
 
-def _outputs(model, features: dict) -> dict:
+def _outputs(model, features: dict, outputs=None) -> dict:
+    """The served outputs of ``model`` on ``features`` (or of its ``outputs`` already computed)."""
     import tensorflow as tf
 
-    outputs = model(features, training=False)
+    outputs = model(features, training=False) if outputs is None else outputs
     # Served values stay on the labels' [-1, 1], as `predict` clips them (a linear head can overshoot).
     targets = tf.clip_by_value(outputs[F.TARGETS], -1.0, 1.0)
     named = {OUTPUT_VALENCE: targets[..., 0], OUTPUT_AROUSAL: targets[..., 1]}
@@ -114,24 +123,56 @@ def make_serving_signatures(model, crop_size: int | None = None, input_names=Non
 
     @tf.function(input_signature=[specs])
     def serve(inputs):
-        inputs = dict(inputs)
-        frames = tf.shape(inputs[F.FACE_MASK])
-        feats = {}
-        for name in names:
-            if name == F.FACE:  # uint8 -> [-1, 1], the records' scaling (features.py)
-                feats[name] = tf.cast(inputs[name], tf.float32) / 127.5 - 1.0
-            elif name == F.FRAME_MASK:
-                feats[name] = tf.ones(frames, tf.float32)
-            else:
-                feats[name] = inputs[name]
-        for name in _MASKS:
-            feats[name] = inputs[name]
-        return _outputs(model, feats)
+        return _outputs(model, _client_features(inputs, names))
 
     signatures = {DEFAULT_SIGNATURE: serve}
     if sequence_examples:
         signatures[SEQUENCE_EXAMPLE_SIGNATURE] = _sequence_example_signature(model, names, crop_size)
+    state_shapes = model.stream_state_shapes() if hasattr(model, "stream_state_shapes") else None
+    if state_shapes is not None:
+        signatures[STREAM_SIGNATURE] = _stream_signature(model, names, specs, state_shapes)
     return signatures
+
+
+def _client_features(inputs, names) -> dict:
+    """The model's features from a client's inputs (uint8 crops scaled as in the records)."""
+    import tensorflow as tf
+
+    frames = tf.shape(inputs[F.FACE_MASK])
+    feats = {}
+    for name in names:
+        if name == F.FACE:  # uint8 -> [-1, 1], the records' scaling (features.py)
+            feats[name] = tf.cast(inputs[name], tf.float32) / 127.5 - 1.0
+        elif name == F.FRAME_MASK:
+            feats[name] = tf.ones(frames, tf.float32)
+        else:
+            feats[name] = inputs[name]
+    for name in _MASKS:
+        feats[name] = inputs[name]
+    return feats
+
+
+def state_names(count: int) -> list[str]:
+    """Input and output names of the recurrent states in ``serving_stream``."""
+    return [f"{STATE_PREFIX}{i}" for i in range(count)]
+
+
+def _stream_signature(model, names, specs, state_shapes):
+    import tensorflow as tf
+
+    state_keys = state_names(len(state_shapes))
+    specs = {**specs, **{key: tf.TensorSpec((None, *shape), tf.float32, name=key)
+                         for key, shape in zip(state_keys, state_shapes)}}
+
+    @tf.function(input_signature=[specs])
+    def serve_stream(inputs):
+        outputs, states = model.call_streaming(_client_features(inputs, names),
+                                               [inputs[key] for key in state_keys])
+        named = _outputs(model, None, outputs)
+        named.update(zip(state_keys, states))
+        return named
+
+    return serve_stream
 
 
 def _sequence_example_signature(model, names, crop_size):

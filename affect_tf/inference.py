@@ -48,13 +48,18 @@ class InProcessModel:
         self.loaded = tf.saved_model.load(str(path))
         self.fn = self.loaded.signatures[export_lib.DEFAULT_SIGNATURE]
         self.input_names = tuple(self.fn.structured_input_signature[1])
+        stream = self.loaded.signatures.get(export_lib.STREAM_SIGNATURE)
+        self.state_shapes = None if stream is None else {
+            name: tuple(spec.shape[1:]) for name, spec in stream.structured_input_signature[1].items()
+            if name.startswith(export_lib.STATE_PREFIX)}
         self.metadata = export_lib.read_metadata(path)
         self.description = f"in-process {path}"
 
-    def __call__(self, inputs):
+    def __call__(self, inputs, signature=export_lib.DEFAULT_SIGNATURE):
         import tensorflow as tf
 
-        return {k: v.numpy() for k, v in self.fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+        fn = self.fn if signature == export_lib.DEFAULT_SIGNATURE else self.loaded.signatures[signature]
+        return {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
 
 
 class ServedModel:
@@ -66,16 +71,21 @@ class ServedModel:
         self.client = ServingClient(target, model_name, timeout=timeout)
         self.version = version
         meta = self.client.get_metadata(version)
-        sig = meta["signature_def"].signature_def[export_lib.DEFAULT_SIGNATURE]
+        signatures = meta["signature_def"].signature_def
+        sig = signatures[export_lib.DEFAULT_SIGNATURE]
         self.input_names = tuple(sig.inputs)
+        stream = signatures[export_lib.STREAM_SIGNATURE] if export_lib.STREAM_SIGNATURE in signatures else None
+        self.state_shapes = None if stream is None else {
+            name: tuple(d.size for d in info.tensor_shape.dim[1:]) for name, info in stream.inputs.items()
+            if name.startswith(export_lib.STATE_PREFIX)}
         self.metadata = dict(meta["metadata"])
         if F.FACE in sig.inputs and "crop_size" not in self.metadata:
             # real TF Serving sends no metadata asset: the crop side is in the signature
             self.metadata["crop_size"] = sig.inputs[F.FACE].tensor_shape.dim[2].size
         self.description = f"{model_name} version {meta['version']} at {target}"
 
-    def __call__(self, inputs):
-        return self.client.predict(inputs, version=self.version)
+    def __call__(self, inputs, signature=export_lib.DEFAULT_SIGNATURE):
+        return self.client.predict(inputs, signature=signature, version=self.version)
 
 
 def open_backend(source, model_name=F.MODEL_NAME, version=None, timeout=60.0):
@@ -151,7 +161,7 @@ class AffectModel:
             raise ValueError("chunk_frames must be >= 1 and context_frames >= 0")
         from affect_tf.media.pipeline import is_image
 
-        config = self._media_config(media_config)
+        config = self.media_config(media_config)
         if is_image(path):
             items, raw = self._predict_photo(path, config)
         else:
@@ -190,7 +200,8 @@ class AffectModel:
         window = median_window or self.metadata.get("median_window") or 1
         return (int(window), int(window)) if np.isscalar(window) else tuple(map(int, window))
 
-    def _media_config(self, media_config):
+    def media_config(self, media_config=None):
+        """``media_config``, or the preprocessing this model was trained with (its crop size)."""
         from affect_tf.media import MediaConfig
 
         return media_config or MediaConfig(crop_size=int(self.metadata.get("crop_size", F.DEFAULT_CROP_SIZE)))

@@ -47,11 +47,27 @@ class StateAttentionLSTM(layers.Layer):
         context = ops.sum(ops.expand_dims(weights, -1) * memory, axis=1) / kept
         return context, weights
 
-    def call(self, x):
+    def call(self, x, initial_state=None, return_state=False):
+        """``(h, weights)``, and the state after the last frame with ``return_state``:
+        :meth:`call_from` through the layer's ``__call__`` (which builds it)."""
+        h, weights, state = self.call_from(x, initial_state)
+        return (h, weights, state) if return_state else (h, weights)
+
+    def state_shapes(self) -> list:
+        """Per-example shapes of the state a stream carries: h, c, the kept [h; c] and their
+        validity (1 where a state is kept)."""
+        return [(self.units,), (self.units,), (self.n_states, 2 * self.units), (self.n_states,)]
+
+    def call_from(self, x, state=None):
+        """``(h, weights, state after the last frame)`` starting from ``state``
+        (:meth:`state_shapes`; zeros when None, as :meth:`call`): a sequence cut into chunks,
+        each continued from the last one's state, gives what one call gives."""
         batch = ops.shape(x)[0]
-        zeros = ops.zeros((batch, self.units), dtype=x.dtype)
-        memory = ops.zeros((batch, self.n_states, 2 * self.units), dtype=x.dtype)
-        valid = ops.zeros((batch, self.n_states), dtype=x.dtype)
+        if state is None:
+            zeros = ops.zeros((batch, self.units), dtype=x.dtype)
+            state = (zeros, zeros, ops.zeros((batch, self.n_states, 2 * self.units), dtype=x.dtype),
+                     ops.zeros((batch, self.n_states), dtype=x.dtype))
+        h0, c0, memory, valid = state
 
         def step(carry, x_t):
             h, c, memory, valid, _ = carry
@@ -66,9 +82,9 @@ class StateAttentionLSTM(layers.Layer):
             carry = (h, c, memory, valid, weights)
             return carry, carry  # Keras' TF scan wants outputs shaped like the carry
 
-        init = (zeros, zeros, memory, valid, ops.zeros_like(valid))
-        _, (h, _, _, _, weights) = ops.scan(step, init, ops.transpose(x, (1, 0, 2)))
-        return ops.transpose(h, (1, 0, 2)), ops.transpose(weights, (1, 0, 2))
+        init = (h0, c0, memory, valid, ops.zeros_like(valid))
+        last, (h, _, _, _, weights) = ops.scan(step, init, ops.transpose(x, (1, 0, 2)))
+        return ops.transpose(h, (1, 0, 2)), ops.transpose(weights, (1, 0, 2)), list(last[:4])
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:2], self.units), (*input_shape[:2], self.n_states)

@@ -93,8 +93,9 @@ class AudioFeatureStream:
     bounded by the mel window plus one openSMILE block, whatever the recording length.
     """
 
-    def __init__(self, blocks: Iterable[np.ndarray], config: MediaConfig):
+    def __init__(self, blocks: Iterable[np.ndarray], config: MediaConfig, with_egemaps: bool = True):
         self.config = config
+        self.with_egemaps = with_egemaps  # False: only mel windows asked for (audio kept for them only)
         self.sr = config.sample_rate
         self._blocks: Iterator[np.ndarray] = iter(blocks)
         self._eof = False
@@ -247,6 +248,7 @@ class AudioFeatureStream:
         keep = self._lld_t >= lo
         self._lld_t, self._lld = self._lld_t[keep], self._lld[keep]
         margin = int(np.ceil(cfg.egemaps_margin_s * self.sr))
-        needed = min(max(self._col_start, 0) * cfg.hop_length - self._half,
-                     self._lld_done - margin - self._step)
+        needed = max(self._col_start, 0) * cfg.hop_length - self._half
+        if self.with_egemaps:
+            needed = min(needed, self._lld_done - margin - self._step)
         self._trim(needed)

@@ -74,22 +74,33 @@ def iter_video_frames(path) -> Iterator[tuple[int, float, np.ndarray]]:
     container = _open(path)
     try:
         stream, rate = _video_stream(container, path)
-        start = None
-        index = 0
+        count = 0
         try:
-            for frame in container.decode(stream):
-                t = _frame_time(frame, index, rate)
-                start = t if start is None else start
-                yield index, t - start, upright(frame)
-                index += 1
+            for item in timed_frames(container.decode(stream), rate):
+                yield item
+                count += 1
         except av.FFmpegError as err:
-            if index == 0:
+            if count == 0:
                 raise MediaError(path, f"video cannot be decoded ({err})") from err
             # A truncated tail: the frames decoded so far are kept, the rest is lost.
-        if index == 0:
+        if count == 0:
             raise MediaError(path, "no decodable video frames (truncated or corrupt)")
     finally:
         container.close()
+
+
+def timed_frames(decoded, rate: float) -> Iterator[tuple[int, float, np.ndarray]]:
+    """``(index, seconds from the first frame, upright rgb uint8)`` for decoded video frames."""
+    start = None
+    for index, frame in enumerate(decoded):
+        t = _frame_time(frame, index, rate)
+        start = t if start is None else start
+        yield index, t - start, upright(frame)
+
+
+def stream_start(stream) -> float:
+    """A stream's first timestamp in seconds (0 when the container does not say)."""
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
 def has_video_stream(path) -> bool:
@@ -106,8 +117,7 @@ def video_info(path) -> dict:
     container = _open(path)
     try:
         stream, rate = _video_stream(container, path)
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        return {"fps": rate, "video_start": start, "has_audio": bool(container.streams.audio),
+        return {"fps": rate, "video_start": stream_start(stream), "has_audio": bool(container.streams.audio),
                 "frames": int(stream.frames or 0)}
     finally:
         container.close()
@@ -119,47 +129,52 @@ def iter_audio_blocks(path, sample_rate: int, start_time: float = 0.0,
     the file's clock. Yields nothing when the file has no audio stream."""
     container = _open(path)
     try:
-        if not container.streams.audio:
-            return
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        to_skip = None  # samples to drop (>0) or zeros to prepend (<0)
-        pending = []
-        size = 0
-
-        def chunks(decoded):
-            for frame in decoded:
-                for out in resampler.resample(frame):
-                    yield out
-
-        def flushed():
-            yield from resampler.resample(None)
-
-        try:
-            decoded = container.decode(stream)
-            for out in _chain(chunks(decoded), flushed()):
-                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                _require_finite(samples, path, out.time, sample_rate)
-                if to_skip is None:
-                    first = float(out.time) if out.time is not None else start_time
-                    to_skip = int(round((start_time - first) * sample_rate))
-                    if to_skip < 0:
-                        samples = np.concatenate([np.zeros(-to_skip, np.float32), samples])
-                        to_skip = 0
-                if to_skip > 0:
-                    drop = min(to_skip, len(samples))
-                    samples, to_skip = samples[drop:], to_skip - drop
-                pending.append(samples)
-                size += len(samples)
-                if size >= block_samples:
-                    yield np.concatenate(pending)
-                    pending, size = [], 0
-        except av.FFmpegError:
-            pass  # truncated audio: keep what was decoded
-        if size:
-            yield np.concatenate(pending)
+        if container.streams.audio:
+            yield from audio_blocks(container.decode(container.streams.audio[0]), path, sample_rate,
+                                    start_time, block_samples)
     finally:
         container.close()
+
+
+def audio_blocks(decoded, path, sample_rate: int, start_time: float = 0.0,
+                 block_samples: int = 1 << 16) -> Iterator[np.ndarray]:
+    """Decoded audio frames -> mono float32 blocks at ``sample_rate``, sample 0 at ``start_time``
+    (s) of the stream's clock (what :func:`iter_audio_blocks` yields for a file)."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    to_skip = None  # samples to drop (>0) or zeros to prepend (<0)
+    pending = []
+    size = 0
+
+    def chunks(decoded):
+        for frame in decoded:
+            for out in resampler.resample(frame):
+                yield out
+
+    def flushed():
+        yield from resampler.resample(None)
+
+    try:
+        for out in _chain(chunks(decoded), flushed()):
+            samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            _require_finite(samples, path, out.time, sample_rate)
+            if to_skip is None:
+                first = float(out.time) if out.time is not None else start_time
+                to_skip = int(round((start_time - first) * sample_rate))
+                if to_skip < 0:
+                    samples = np.concatenate([np.zeros(-to_skip, np.float32), samples])
+                    to_skip = 0
+            if to_skip > 0:
+                drop = min(to_skip, len(samples))
+                samples, to_skip = samples[drop:], to_skip - drop
+            pending.append(samples)
+            size += len(samples)
+            if size >= block_samples:
+                yield np.concatenate(pending)
+                pending, size = [], 0
+    except av.FFmpegError:
+        pass  # truncated audio: keep what was decoded
+    if size:
+        yield np.concatenate(pending)
 
 
 def _require_finite(samples, path, time, sample_rate) -> None:

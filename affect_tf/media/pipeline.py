@@ -66,6 +66,15 @@ class FacePipeline:
         frames = ((i, t, image, None) for i, t, image in decode.iter_video_frames(video_path))
         yield from self._run(frames, 1.0 / info["fps"], blocks, video_path)
 
+    def process_stream(self, frames: Iterable, fps: float, audio_blocks: Iterable = (),
+                       name: str = "stream", egemaps: bool = True) -> Iterator[FrameItem]:
+        """A live stream (:mod:`affect_tf.media.live_source`): ``frames`` yields ``(index,
+        seconds, rgb uint8)`` as they arrive and ``audio_blocks`` the mono sample blocks of its
+        sound, pulled as far as the audio features of a frame need (``docs/live.md``).
+        ``egemaps=False``: zeros instead of eGeMAPS (for a model that does not read them)."""
+        return self._run(((i, t, image, None) for i, t, image in frames), 1.0 / fps, audio_blocks, name,
+                         egemaps=egemaps)
+
     def process_images(self, image_paths: Sequence, fps: float, landmarks=None,
                        audio_path=None, face_crops: bool = False) -> Iterator[FrameItem]:
         """Frames shipped as images (AFEW-VA), frame i at time i / fps. ``landmarks`` (N, 68, 2)
@@ -153,10 +162,10 @@ class FacePipeline:
 
     # -- internals -----------------------------------------------------------------------------
     def _run(self, frames: Iterable, frame_duration: float, blocks, path,
-             face_crops: bool = False) -> Iterator[FrameItem]:
+             face_crops: bool = False, egemaps: bool = True) -> Iterator[FrameItem]:
         cfg = self.config
         size = cfg.crop_size
-        audio = AudioFeatureStream(blocks, cfg)
+        audio = AudioFeatureStream(blocks, cfg, with_egemaps=egemaps)
         has_audio = None
         self.tracker.reset()
         self.tracker.crops = face_crops
@@ -185,16 +194,17 @@ class FacePipeline:
             present = bool(has_audio)
             if present:
                 mel = audio.mel(timestamp)  # pulls audio well past t, so duration is known
-                egemaps = audio.egemaps(timestamp, frame_duration).astype(np.float32)
+                lld = (audio.egemaps(timestamp, frame_duration).astype(np.float32) if egemaps
+                       else np.zeros(features.EGEMAPS_DIM, np.float32))
                 audio.release_before(timestamp, frame_duration)
                 present = timestamp < audio.duration
             if not present:
                 mel = np.zeros((features.N_MELS, features.MEL_FRAMES), np.float32)
-                egemaps = np.zeros(features.EGEMAPS_DIM, np.float32)
+                lld = np.zeros(features.EGEMAPS_DIM, np.float32)
             yield FrameItem(
                 index=index, timestamp=float(timestamp), face=item_face,
                 face_present=lm is not None or face_crops, landmarks_image=lm_image, landmarks_crop=lm_crop,
-                mel=mel, egemaps=egemaps, audio_present=present,
+                mel=mel, egemaps=lld, audio_present=present,
                 face_confidence=self.tracker.confidence if lm is not None else 0.0,
                 landmarks_fitted=lm is not None and self.tracker.landmarks_fitted,
                 face_box=self.tracker.box if lm is not None else (0.0, 0.0, 0.0, 0.0),

@@ -82,6 +82,17 @@ class AffectModel(keras.Model):
             results[MEAN_CCC] = (results["valence_ccc"] + results["arousal_ccc"]) / 2.0
         return results
 
+    # --- streaming (affect_tf.export's serving_stream signature) ----------------------------
+    def stream_state_shapes(self):
+        """Per-example shapes of the states a stream carries between chunks, or None when the
+        model cannot stream exactly (it looks ahead, or carries no state yet); causal models
+        override this and :meth:`call_streaming`."""
+        return None
+
+    def call_streaming(self, inputs, states):
+        """Inference over one chunk of frames continued from ``states``: (outputs, new states)."""
+        raise NotImplementedError(f"{type(self).__name__} has no streaming mode")
+
     # --- serialisation -------------------------------------------------------------------
     def get_config(self):
         return {**super().get_config(), "config": self.config.to_dict()}

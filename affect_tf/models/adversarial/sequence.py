@@ -105,6 +105,17 @@ class LatentSequenceModel(AdversarialModel):
 
     def predict_latents(self, latents, training=False):
         """Stage two: fusion, enc_P, attention LSTM and FC on ZQ latents (B, T, H, W, C)."""
+        return self._predict_latents_from(latents, None, training)[0]
+
+    # -- streaming: the front ends work frame by frame and the LSTM attends to earlier states
+    # only, so a chunk continued from the last one's LSTM state gives one call's values
+    def stream_state_shapes(self) -> list:
+        return self.lstm.state_shapes()
+
+    def call_streaming(self, inputs, states):
+        return self._predict_latents_from(self.latents(inputs), states)
+
+    def _predict_latents_from(self, latents, states, training=False):
         cfg = self.config
         first = latents[cfg.modalities[0]]
         batch, frames = ops.shape(first)[0], ops.shape(first)[1]
@@ -117,11 +128,11 @@ class LatentSequenceModel(AdversarialModel):
             fused, gate = self.gmu([fold(latents[m]) for m in cfg.modalities])
             outputs[features.GATE] = unfold(ops.mean(gate, axis=(1, 2, 3)), batch, frames)
         feats = unfold(self.latent_encoder(fused, training=training), batch, frames)
-        h, weights = self.lstm(feats, training=training)
+        h, weights, state = self.lstm(feats, initial_state=states, return_state=True, training=training)
         if cfg.attention:
             outputs[features.ATTENTION] = weights
         outputs[features.TARGETS] = self.va_head(h)
-        return outputs
+        return outputs, state
 
     def call(self, inputs, training=False):
         return self.predict_latents(self.latents(inputs, training=training), training=training)

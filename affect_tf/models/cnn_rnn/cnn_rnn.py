@@ -58,12 +58,18 @@ class GruStack(keras.layers.Layer):
             shape = (*shape[:-1], self.units)
         self.built = True
 
-    def call(self, x, training=False):
+    def call(self, x, training=False, initial_states=None, return_states=False):
+        """The outputs, and with ``return_states`` each GRU's state after the last frame, the
+        GRUs starting from ``initial_states`` (one (B, units) each; zeros when None). A GRU's
+        state is its output, so the last frame's output is what a stream carries on."""
+        states = initial_states
+        new_states = []
         for i, gru in enumerate(self.grus):
-            x = gru(x, training=training)
+            x = gru(x, initial_state=None if states is None else states[i], training=training)
+            new_states.append(x[:, -1])
             if i == 0 and self.num_layers > 1:
                 x = self.drop(x, training=training)
-        return x
+        return (x, new_states) if return_states else x
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -157,17 +163,38 @@ class CnnRnn(AffectModel):
 
     def sequence_features(self, inputs, training=False):
         """The features before the output layer, (B, T, F): what model-level fusion concatenates."""
+        return self._sequence_features_from(inputs, None, training)[0]
+
+    def _sequence_features_from(self, inputs, states, training=False):
+        """Features before the output layer and the recurrent states after the last frame,
+        the GRUs starting from ``states`` (:meth:`stream_state_shapes` order; None: zeros)."""
         taps = self.tap_features(inputs, training=training)
         if self.config.rnn == "none":
-            return taps[0]
+            return taps[0], []
         if self.config.rnn == "single":
-            joined = taps[0] if len(taps) == 1 else ops.concatenate(taps, axis=-1)
-            return self.rnns[0](joined, training=training)
-        outs = [rnn(tap, training=training) for rnn, tap in zip(self.rnns, taps)]
-        return outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)
+            taps = [taps[0] if len(taps) == 1 else ops.concatenate(taps, axis=-1)]
+        layers = self.config.rnn_layers
+        outs, new_states = [], []
+        for i, (rnn, tap) in enumerate(zip(self.rnns, taps)):
+            out, after = rnn(tap, training=training, return_states=True,
+                             initial_states=None if states is None else states[i * layers:(i + 1) * layers])
+            outs.append(out)
+            new_states.extend(after)
+        return (outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)), new_states
 
     def call(self, inputs, training=False):
         return {features.TARGETS: self.head(self.sequence_features(inputs, training=training))}
+
+    # -- streaming: every layer is causal, so a chunk continued from the last chunk's states
+    # gives what one call over the whole sequence gives (affect_tf.export's serving_stream)
+    def stream_state_shapes(self) -> list:
+        """Per-example shape of each recurrent state a stream carries between chunks."""
+        return [(self.config.rnn_units,)] * (len(self.rnns) * self.config.rnn_layers)
+
+    def call_streaming(self, inputs, states):
+        """Inference over one chunk of frames from ``states``: (outputs, states after it)."""
+        sequence, new_states = self._sequence_features_from(inputs, states)
+        return {features.TARGETS: self.head(sequence)}, new_states
 
 
 CnnRnnConfig.model_class = CnnRnn
