@@ -52,6 +52,8 @@ def _main(args, capsys):
     code = main(["run", "--runner", "kubeflow-local", *args])
     out, err = capsys.readouterr()
     assert code == 0, err[-3000:]
+    with capsys.disabled():  # the whole output, for the record (pytest -s); not into the next run's
+        print(out)
     return out
 
 
@@ -72,7 +74,6 @@ def test_kubeflow_spec_runs_like_the_local_runner_and_warm_starts(first_run, tmp
     # --- run 1 on the LocalDagRunner run's drop: the same model, blessed and pushed ---------------
     out = _main([*common, "--drop", f"affwild2={first_run['paths']['drop']}",
                  "--train-config", str(first_run["config_file"])], capsys)
-    print(out)  # the whole output, for the record (pytest -s)
     assert "[3/3] done" in out and "blessing: BLESSED" in out
     assert f"serving model: version 1 at {os.path.join(serving, '1')} (pushed by this run)" in out
     md = KubeflowMetadata(paths["metadata"])
@@ -106,7 +107,6 @@ def test_kubeflow_spec_runs_like_the_local_runner_and_warm_starts(first_run, tmp
     config_file = tmp_path / "train_config.json"
     config_file.write_text(good_config().replace(epochs=2).to_json())
     out = _main([*common, "--drop", f"affwild2={new_drop}", "--train-config", str(config_file)], capsys)
-    print(out)
     run2 = md.executions()[-1]
     [examples2] = md.artifacts(run2["DropExampleGen_0"], "examples", pb.Event.OUTPUT)
     assert md.value(examples2, "drop_root") == new_drop  # the runtime parameter reached the component
