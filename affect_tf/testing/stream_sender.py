@@ -21,7 +21,7 @@ def send(clip: str, url: str, fmt: str = "mpegts", loops: int = 1) -> int:
         with av.open(clip) as src:
             streams = [s for s in (src.streams.video[:1] + src.streams.audio[:1])]
             mapping = {s.index: out.add_stream_from_template(s) for s in streams}
-        offset = 0.0
+        offset, last_dts = 0.0, {}
         for _ in range(loops):
             with av.open(clip) as src:
                 streams = [s for s in (src.streams.video[:1] + src.streams.audio[:1])]
@@ -36,6 +36,14 @@ def send(clip: str, url: str, fmt: str = "mpegts", loops: int = 1) -> int:
                     packet.pts = None if packet.pts is None else packet.pts + shift
                     packet.dts += shift
                     packet.stream = mapping[packet.stream.index]
+                    # clips may repeat a DTS (GRID's first two video packets are both 0): one that
+                    # the muxer let pass on the first loop is refused once shifted, so keep them rising
+                    previous = last_dts.get(packet.stream.index)
+                    if previous is not None and packet.dts <= previous:
+                        packet.dts = previous + 1
+                        if packet.pts is not None and packet.pts < packet.dts:
+                            packet.pts = packet.dts
+                    last_dts[packet.stream.index] = packet.dts
                     out.mux(packet)
                     sent += packet.stream.type == "video"
                 offset += last + 0.04

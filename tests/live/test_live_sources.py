@@ -57,7 +57,7 @@ def _send(clip, port, loops=1):
     return subprocess.Popen([sys.executable, "-m", "affect_tf.testing.stream_sender", str(clip),
                              f"udp://127.0.0.1:{port}?pkt_size=1316", "--loops", str(loops)],
                             cwd=REPO, env={**os.environ, "PYTHONPATH": REPO},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def test_udp_stream_is_predicted_and_a_killed_sender_is_reopened_with_the_gap_marked(shared_data, stream_export):
@@ -74,7 +74,7 @@ def test_udp_stream_is_predicted_and_a_killed_sender_is_reopened_with_the_gap_ma
         _wait(lambda: _udp_port_taken(port), 30, "the receiver to listen")
         senders.append(_send(clip, port, loops=4))  # 12 s of stream
         _wait(lambda: len(out.lines()) >= 20, 30, "rows from the first sender")
-        assert senders[0].poll() is None
+        assert senders[0].poll() is None, senders[0].communicate()[1][-2000:]
         senders[0].kill()  # the camera goes away mid-stream
         senders[0].wait()
         _wait(lambda: "reopening" in log.getvalue(), 15, "the receiver to notice the stall")
