@@ -234,8 +234,9 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
 
             def frames():
                 for index, t, image in demux.video_frames(paced):
-                    # a paced file's frame is captured when it is due, a camera's when it is read
-                    captured[index] = (demux.paced_from + t if paced else time.monotonic(), image)
+                    # a paced file's frame is captured when it is due, a camera's when its packet
+                    # came off the stream (it may wait in the queue while audio is read ahead)
+                    captured[index] = (demux.paced_from + t if paced else demux.frame_arrived, image)
                     yield index, t, image
 
             items = pipeline.process_stream(frames(), demux.rate, demux.audio_blocks(config.sample_rate),

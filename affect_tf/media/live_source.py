@@ -82,6 +82,7 @@ class Demuxer:
         self._audio = collections.deque(maxlen=int(max_queued_s * 100))  # audio frames: ~10-50 ms each
         self._ended = False
         self.paced_from = None
+        self.frame_arrived = None  # time.monotonic() when the frame last yielded was read off the stream
 
     def _read(self) -> bool:
         """Decode one more packet into its queue; False at the end or on a read error."""
@@ -98,7 +99,11 @@ class Demuxer:
             frames = packet.decode()
         except av.FFmpegError:  # a damaged packet (a lost datagram): the decoder resyncs
             return True
-        (self._video if packet.stream.index == self.video.index else self._audio).extend(frames)
+        if packet.stream.index == self.video.index:
+            arrived = time.monotonic()
+            self._video.extend((frame, arrived) for frame in frames)
+        else:
+            self._audio.extend(frames)
         return True
 
     def _video_frames(self):
@@ -106,7 +111,8 @@ class Demuxer:
             while not self._video:
                 if not self._read():
                     return
-            yield self._video.popleft()
+            frame, self.frame_arrived = self._video.popleft()
+            yield frame
 
     def _audio_frames(self):
         while True:
