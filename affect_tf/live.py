@@ -17,7 +17,8 @@ one chunk. Rows go out as they are ready (:class:`RowWriter`), one per frame.
   after a reconnect the state, the face track and the audio buffers all start again.
 * A network stream or a device that stalls (no packet for ``read_timeout`` s) or drops is
   reopened with exponential backoff for up to ``reconnect_s``; the first frame after the gap
-  carries ``gap_s`` (the seconds without frames). Times continue on the wall clock.
+  carries ``gap_s`` (the seconds between the last frame's arrival and its own), and ``time_s``
+  goes on by that much.
 * Ctrl-C (``KeyboardInterrupt``), SIGTERM (the command turns it into one) or ``stop`` end the run
   after the frames already decoded are predicted and every row is written.
 """
@@ -225,7 +226,7 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
             row["latency_ms"] = round((time.monotonic() - row.pop("_captured")) * 1000, 1)
             writer.write(row)
 
-    segment_offset, gap = 0.0, None
+    segment_offset, reopened, last_time_s = 0.0, False, 0.0
     try:
         while True:
             demux = live_source.Demuxer(container, source, with_audio=model.needs_audio)
@@ -243,13 +244,17 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
                                             str(source), egemaps=F.EGEMAPS in model.input_names)
             for item in items:
                 at, image = captured.pop(item.index)
+                gap = None
+                if reopened:  # the seconds without frames; the clock goes on over them
+                    gap, reopened = round(at - last_frame_at, 3), False
+                    segment_offset = last_time_s + gap - item.timestamp
                 face = item.face_present
                 box = [round(float(v), 1) for v in item.face_box] if face else [None] * 4
                 row = {"time_s": round(segment_offset + item.timestamp, 4), "frame": number,
                        "face_x0": box[0], "face_y0": box[1], "face_x1": box[2], "face_y1": box[3],
                        "face_present": int(face), "audio_present": int(item.audio_present),
                        "gap_s": gap, "_captured": at}
-                gap, last_frame_at, number = None, at, number + 1
+                last_frame_at, last_time_s, number = at, row["time_s"], number + 1
                 for listener in frame_listeners:
                     listener(row, image)
                 pending.append((item, row))
@@ -270,8 +275,7 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
             summary["reconnects"] += 1
             predictor.reset()
             unseen.update(since=None, reset=False)
-            segment_offset = time.monotonic() - started
-            gap = round(time.monotonic() - last_frame_at, 3) if last_frame_at is not None else None
+            reopened = last_frame_at is not None
     except (KeyboardInterrupt, _Stopped) as why:
         summary["interrupted"] = isinstance(why, KeyboardInterrupt) or stop.is_set()
         predict_pending()

@@ -82,16 +82,23 @@ class Demuxer:
         self._audio = collections.deque(maxlen=int(max_queued_s * 100))  # audio frames: ~10-50 ms each
         self._ended = False
         self.paced_from = None
+        self._stalled_at = None
         self.frame_arrived = None  # time.monotonic() when the frame last yielded was read off the stream
 
     def _read(self) -> bool:
         """Decode one more packet into its queue; False at the end or on a read error."""
         if self._ended:
             return False
+        started = time.monotonic()
         try:
             packet = next(self._packets, None)
         except (av.FFmpegError, OSError) as err:
             self.error, packet = err, None
+        timeout = getattr(self.container, "read_timeout", None)
+        if self._stalled_at is None and timeout and time.monotonic() - started >= timeout:
+            # the read timed out: what the demuxer still hands back (the packets it held until the
+            # next one began) came in before the stall
+            self._stalled_at = started
         if packet is None:
             self._ended = True
             return False
@@ -100,7 +107,7 @@ class Demuxer:
         except av.FFmpegError:  # a damaged packet (a lost datagram): the decoder resyncs
             return True
         if packet.stream.index == self.video.index:
-            arrived = time.monotonic()
+            arrived = time.monotonic() if self._stalled_at is None else self._stalled_at
             self._video.extend((frame, arrived) for frame in frames)
         else:
             self._audio.extend(frames)
