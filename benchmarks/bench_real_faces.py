@@ -1,7 +1,7 @@
 """Learning from real faces, subject-independently, beside a classic baseline.
 
     .venv310/bin/python -m benchmarks.bench_real_faces [--folds 5] [--max-folds K]
-        [--train-root DIR --test-root DIR] [--pretrain-root DIR] [--workdir DIR]
+        [--train-root DIR --test-root DIR] [--pretrain-root DIR] [--image-only] [--workdir DIR]
 
 Data (``../shared/data/README.md``): by default ``faces/ckplus48_dev`` (621 CK+48 crops of 72
 subjects, 7 categories) in ``--folds`` subject-independent folds (a subject's images are all in
@@ -22,8 +22,13 @@ same recipe; the best epoch is picked on the next fold's subjects, never on the 
 Baseline, same folds and the same aligned crops: HOG of the grey crop (scikit-image, 8x8-pixel
 cells) standardised on the training subjects, one RBF SVR per dimension (scikit-learn defaults).
 
+A third CNN run keeps the pretrained CNN as loaded and trains only the layers above it
+(``TrainConfig.freeze_backbone``, ``affect-tf train --freeze-backbone``). ``--image-only``: the
+CNN reads the face image alone, the baseline's input (by default it also reads the landmarks,
+as the preset does, and they carry most of CK+'s posed expressions).
+
 Output: a table, then as the last line one JSON object ``{"baseline": F, "random_init": F,
-"pretrained": F, "images": N, "subjects": N}``, each F ``{"valence", "arousal", "mean",
+"pretrained": F, "pretrained_frozen": F, "images": N, "subjects": N}``, each F ``{"valence", "arousal", "mean",
 "accuracy"}`` over the test images (CCC, and the share of right categories).
 """
 from __future__ import annotations
@@ -128,14 +133,15 @@ def baseline_predictions(frames, train, test) -> np.ndarray:
                      for d in range(2)], -1)
 
 
-def cnn_predictions(model_config, train_dir, val_dir, test_dir, workdir, backbone=None, epochs=None) -> np.ndarray:
-    """Train the per-frame CNN (from ``backbone`` when given) and predict every test frame, in the
-    order of :func:`read_frames` on ``test_dir``."""
+def cnn_predictions(model_config, train_dir, val_dir, test_dir, workdir, backbone=None, epochs=None,
+                    freeze=False) -> np.ndarray:
+    """Train the per-frame CNN (from ``backbone`` when given, kept as loaded with ``freeze``) and
+    predict every test frame, in the order of :func:`read_frames` on ``test_dir``."""
     from affect_tf import features as F
     from affect_tf.data import reader
     from affect_tf.training import TrainConfig, train_and_evaluate
 
-    config = TrainConfig(preset=PRESET, model=model_config, backbone_weights=backbone,
+    config = TrainConfig(preset=PRESET, model=model_config, backbone_weights=backbone, freeze_backbone=freeze,
                          **{**FINETUNE, "epochs": epochs or FINETUNE["epochs"]})
     result = train_and_evaluate(config, workdir, train_data=train_dir, val_data=val_dir)
     data = reader.make_dataset(test_dir, window=FINETUNE["window"], batch_size=32,
@@ -168,6 +174,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-folds", type=int, default=None, help="run only the first K folds")
     parser.add_argument("--pretrain-epochs", type=int, default=PRETRAIN_EPOCHS)
     parser.add_argument("--epochs", type=int, default=FINETUNE["epochs"], help="fine-tuning epochs")
+    parser.add_argument("--image-only", action="store_true",
+                        help="the CNN reads the face image alone, as the baseline does (no landmarks)")
     parser.add_argument("--workdir", type=pathlib.Path, default=pathlib.Path("/tmp/bench_real_faces"))
     args = parser.parse_args(argv)
     if bool(args.train_root) != bool(args.test_root):
@@ -180,7 +188,8 @@ def main(argv=None) -> int:
     from affect_tf.training.pretrain import PretrainConfig, pretrain_backbone, record_categories
 
     work = args.workdir
-    model_config = presets.small_config(presets.get_preset(PRESET).config).replace(crop_size=CROP)
+    model_config = presets.small_config(presets.get_preset(PRESET).config).replace(
+        crop_size=CROP, use_landmarks=not args.image_only)
     started = time.time()
     pretrain_records = preprocess(args.pretrain_root, work / "records" / args.pretrain_root.name)
     backbone = work / "pretrain" / "pretrain.json"
@@ -212,20 +221,22 @@ def main(argv=None) -> int:
             folds.append((~test & ~val, val, test))
     print(f"data ready: {time.time() - started:.0f} s", file=sys.stderr, flush=True)
 
-    predictions = {name: np.zeros_like(frames["va"]) for name in ("baseline", "random_init", "pretrained")}
+    arms = {"random_init": (None, False), "pretrained": (backbone_file, False),
+            "pretrained_frozen": (backbone_file, True)}
+    predictions = {name: np.zeros_like(frames["va"]) for name in ("baseline", *arms)}
     tested = np.zeros(len(frames["va"]), bool)
     seconds = dict.fromkeys(predictions, 0.0)
     for k, (train, val, test) in enumerate(folds):
         t = time.time()
         predictions["baseline"][test] = baseline_predictions(frames, train | val, test)
         seconds["baseline"] += time.time() - t
-        fold = work / f"fold{k}"
+        fold = work / f"fold{k}{'_image_only' if args.image_only else ''}"
         dirs = [link_split([frames["file"][i] for i in np.flatnonzero(mask)], fold / name)
                 for mask, name in ((train, "train"), (val, "validation"), (test, "test"))]
         order = np.flatnonzero(test)[np.argsort([frames["file"][i] for i in np.flatnonzero(test)], kind="stable")]
-        for name, weights in (("random_init", None), ("pretrained", backbone_file)):
+        for name, (weights, freeze) in arms.items():
             t = time.time()
-            predictions[name][order] = cnn_predictions(model_config, *dirs, fold / name, weights, args.epochs)
+            predictions[name][order] = cnn_predictions(model_config, *dirs, fold / name, weights, args.epochs, freeze)
             seconds[name] += time.time() - t
             print(f"fold {k} {name}: {scores(predictions[name][order], frames['va'][order], frames['category'][order])}",
                   file=sys.stderr, flush=True)
@@ -234,9 +245,11 @@ def main(argv=None) -> int:
     truth, categories = frames["va"][tested], frames["category"][tested]
     results = {name: scores(pred[tested], truth, categories) for name, pred in predictions.items()}
     labels = {"baseline": "HOG + SVR", "random_init": f"{PRESET} --small, random init",
-              "pretrained": f"{PRESET} --small, pretrained on {args.pretrain_root.name}"}
+              "pretrained": f"{PRESET} --small, pretrained on {args.pretrain_root.name}, fine-tuned",
+              "pretrained_frozen": f"{PRESET} --small, pretrained on {args.pretrain_root.name}, CNN frozen"}
     source = (f"train {args.train_root.name}, test {args.test_root.name}" if args.train_root
               else f"{args.data.name}, {len(folds)} subject-independent folds")
+    source += ", CNN input: face image only" if args.image_only else ", CNN input: face image and landmarks"
     print(f"# {source}; {time.strftime('%Y-%m-%d')}, {platform.node()} ({os.cpu_count()} CPUs), "
           f"total {time.time() - started:.0f} s")
     print("| model | valence CCC | arousal CCC | mean CCC | category accuracy | time (s) |")

@@ -59,7 +59,8 @@ def run(args) -> int:
         from affect_tf.presets import load_config
 
         config = load_config(train_config) if isinstance(train_config, str) else train_config
-        train_config = config.replace(backbone_weights=os.path.abspath(args.backbone_weights))
+        train_config = config.replace(backbone_weights=os.path.abspath(args.backbone_weights),
+                                      freeze_backbone=args.freeze_backbone)
     evaluation = dict(configs.EVALUATION, margin=args.margin, floor=args.floor)
     if args.runner == "kubeflow-local":
         from affect_tf.pipelines.kubeflow_local import run_main_job
@@ -111,6 +112,8 @@ def register_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-warm-start", action="store_true")
     parser.add_argument("--backbone-weights", metavar="FILE",
                         help="face CNN weights (.npz of affect-tf pretrain or tools/convert_vgg_face.py)")
+    parser.add_argument("--freeze-backbone", action="store_true",
+                        help="with --backbone-weights: keep the face CNN as loaded, train the layers above it")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--beam-arg", action="append", help="option for the preprocessing Beam job")
     parser.add_argument("--runner", choices=("local", "kubeflow-local"), default="local",

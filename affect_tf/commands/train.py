@@ -27,6 +27,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warm-start", help=".weights.h5 or .keras to start from")
     parser.add_argument("--backbone-weights", metavar="FILE",
                         help="face CNN weights (.npz of affect-tf pretrain or tools/convert_vgg_face.py)")
+    parser.add_argument("--freeze-backbone", action="store_true",
+                        help="with --backbone-weights: keep the face CNN as loaded, train the layers above it")
     parser.add_argument("--refit-standardization", action="store_true",
                         help="with --warm-start: fit the feature statistics on --train again instead "
                              "of keeping the warm-start model's")
@@ -63,6 +65,7 @@ def run(args) -> int:
         "learning_rate": args.learning_rate, "early_stopping_patience": args.patience,
         "strategy": args.strategy, "warm_start": args.warm_start, "seed": args.seed,
         "backbone_weights": args.backbone_weights,
+        "freeze_backbone": True if args.freeze_backbone else None,
         "mixed_precision": True if args.mixed_precision else None,
         "refit_standardization": True if args.refit_standardization else None,
         "fusion_members": tuple(args.fusion_members) if args.fusion_members else None,

@@ -48,6 +48,9 @@ class TrainConfig(Config):
     warm_start: str | None = None  # .weights.h5 or .keras file to start from
     # .npz of the face CNN (affect-tf pretrain, tools/convert_vgg_face.py), loaded before a warm start
     backbone_weights: str | None = None
+    # with backbone_weights: the face CNN keeps the file's weights and only the layers above it
+    # train (its features read as they are; on a few hundred faces this beats fine-tuning it)
+    freeze_backbone: bool = False
     refit_standardization: bool = False  # warm starts keep the source's feature statistics
     # model-level fusion (004 §5.4.1): one trained member model per member, in order (.keras files
     # or `affect-tf train` work directories); their CNN and RNN weights are loaded before training
@@ -66,6 +69,8 @@ class TrainConfig(Config):
     afc_balance: str = "inverse_frequency"
 
     def __post_init__(self):
+        if self.freeze_backbone and not self.backbone_weights:
+            raise ValueError("TrainConfig.freeze_backbone needs backbone_weights (a random CNN would stay random)")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"TrainConfig.strategy {self.strategy!r}: expected one of {STRATEGIES}")
         from affect_tf.losses import AFC_BALANCES

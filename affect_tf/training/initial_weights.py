@@ -3,7 +3,7 @@ model-level fusion (``TrainConfig.fusion_members``, ``004`` §5.4.1) or a pretra
 (``TrainConfig.backbone_weights``), then a warm start."""
 from __future__ import annotations
 
-from affect_tf.training.backbone_weights import load_backbone_weights
+from affect_tf.training.backbone_weights import face_backbones, load_backbone_weights
 from affect_tf.training.fitting import warm_start
 
 
@@ -16,6 +16,8 @@ def initial_weights(train_config):
     def init(model):
         if train_config.backbone_weights:  # pretrained face CNN first; a warm start overrides it
             load_backbone_weights(model, train_config.backbone_weights)
+            for backbone, _ in face_backbones(model) if train_config.freeze_backbone else ():
+                backbone.trainable = False  # before compile: the optimizer never sees its weights
         if train_config.fusion_members:
             if not hasattr(model, "load_members"):
                 raise ValueError(f"fusion_members: {type(model).__name__} ({train_config.preset}) is not a "

@@ -134,3 +134,18 @@ def test_pretrain_then_train_starts_from_the_backbone_file(tmp_path, capsys):
     assert err == (f"affect-tf train: {path}: weights for backbone vgg_face(8,16,32,64,64) do not fit this "
                    "preset's backbone vgg_face(64,128,256,512,512)")
     assert not (tmp_path / "full" / "model.keras").exists()
+    # --freeze-backbone: at a learning rate that moves every trainable weight, the CNN stays the
+    # file's (batch-norm statistics too) while the layers above it train
+    fast = [a if a != "1e-9" else "1e-2" for a in train]
+    assert cli.main([*fast, "--out", str(tmp_path / "frozen"), "--backbone-weights", str(path), "--freeze-backbone"]) == 0
+    frozen, slow = (load_model(str(tmp_path / run / "model.keras")) for run in ("frozen", "run"))
+    for loaded, expected in zip(frozen.backbone.get_weights(), stored):
+        np.testing.assert_array_equal(loaded, expected)
+    def head(model):
+        cnn = {id(v) for v in model.backbone.weights}
+        return [v.numpy() for v in model.weights if v.trainable and id(v) not in cnn]
+    moved = [np.abs(a - b).max() for a, b in zip(head(frozen), head(slow))]
+    assert len(moved) >= 4 and min(moved) > 1e-4, moved
+    capsys.readouterr()
+    assert cli.main([*fast, "--out", str(tmp_path / "nothing"), "--freeze-backbone"]) == 1
+    assert "freeze_backbone needs backbone_weights" in capsys.readouterr().err
