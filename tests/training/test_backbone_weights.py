@@ -135,7 +135,7 @@ def test_pretrain_then_train_starts_from_the_backbone_file(tmp_path, capsys):
                    "preset's backbone vgg_face(64,128,256,512,512)")
     assert not (tmp_path / "full" / "model.keras").exists()
     # --freeze-backbone: at a learning rate that moves every trainable weight, the CNN stays the
-    # file's (batch-norm statistics too) while the layers above it train
+    # file's while the layers above it train
     fast = [a if a != "1e-9" else "1e-2" for a in train]
     assert cli.main([*fast, "--out", str(tmp_path / "frozen"), "--backbone-weights", str(path), "--freeze-backbone"]) == 0
     frozen, slow = (load_model(str(tmp_path / run / "model.keras")) for run in ("frozen", "run"))
