@@ -9,8 +9,9 @@ Per model, on one clip:
 * ``offline``: ``AffectModel.predict`` (chunks of 80 frames), frames/s;
 * ``live_max``: ``run_live`` as fast as it goes (the clip not paced), frames/s;
 * ``live_paced``: ``run_live --realtime`` (frames released at the clip's 25 fps, as a camera
-  gives them): frames/s kept up and latency from a frame's capture (when it is due) to its row,
-  p50/p99; ``live_paced_largest_face`` the same following the largest face (``--target-face
+  gives them): frames/s over the whole call (opening the source and loading the face models
+  included) and sustained (first frame's capture to last row: ``startup_s`` is the rest), and
+  latency from a frame's capture (when it is due) to its row, p50/p99 and the three worst frames; ``live_paced_largest_face`` the same following the largest face (``--target-face
   largest``: no identity check at detection frames);
 * ``profile``: ms per frame in each stage (cProfile over a live run): demux + decode, conversion
   to RGB, face detection, 68 landmarks, identity check, alignment, mel, eGeMAPS, the model.
@@ -105,9 +106,15 @@ def bench_model(preset_name, clip, work: pathlib.Path) -> dict:
                          ("live_paced_largest_face", {"media_config": model.media_config().replace(target_face="largest")})):
         rows, _, seconds = live_rows(clip, model, realtime=True, **options)
         latency = np.array([r["latency_ms"] for r in rows])
+        # when each row went out, from the first frame's capture (paced: frame i is captured at its time_s)
+        emitted = np.array([r["time_s"] for r in rows]) + latency / 1000
+        worst = np.argsort(latency)[::-1][:3]
         result[key] = {"frames": len(rows), "frames_per_s": round(len(rows) / seconds, 2),
+                       "sustained_frames_per_s": round((len(rows) - 1) / (emitted.max() - emitted[0]), 2),
+                       "startup_s": round(seconds - emitted.max(), 2),
                        "latency_ms_p50": round(float(np.percentile(latency, 50)), 1),
-                       "latency_ms_p99": round(float(np.percentile(latency, 99)), 1)}
+                       "latency_ms_p99": round(float(np.percentile(latency, 99)), 1),
+                       "worst_frames_ms": [[int(i), float(latency[i])] for i in worst]}
         if key == "live_paced":  # predict's chunks of 80 restart the state with 16 frames of context
             result["live_vs_predict_chunked_max_abs_diff"] = float(np.nanmax(np.abs(np.array(
                 [np.nan if r["valence"] is None else r["valence"] for r in rows]) - frame["valence"].to_numpy(float))))
