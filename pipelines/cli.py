@@ -25,6 +25,8 @@ def run(args) -> int:
     from affect_tf.pipelines.pipeline import Drop
     from affect_tf.pipelines.progress import show_progress
 
+    if args.freeze_backbone and not args.backbone_weights:
+        raise SystemExit("--freeze-backbone needs --backbone-weights (a random CNN would stay random)")
     work_dir = os.path.abspath(args.work_dir)
     paths = configs.work_paths(work_dir)
     if args.drop:

@@ -433,6 +433,17 @@ def test_train_bad_config_file_names_the_file_and_the_key(tmp_path, capsys, case
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_freeze_backbone_without_backbone_weights_is_refused_before_anything_runs(tmp_path, capsys, command):
+    args = ["--out", str(tmp_path / "work"), "--train", str(tmp_path / "*")] if command == "train" \
+        else ["--work-dir", str(tmp_path / "work")]
+    assert cli.main([command, "--freeze-backbone", *args]) == 1
+    needs = {"train": "TrainConfig.freeze_backbone needs backbone_weights",  # the config's own check
+             "run": "--freeze-backbone needs --backbone-weights"}[command]
+    assert needs in one_line_error(capsys, command)
+    assert not (tmp_path / "work").exists()
+
+
 # ---------------------------------------------------------------------------- predict, serve
 
 def test_predict_checks_out_before_loading_anything(drop, tmp_path, capsys):
