@@ -49,7 +49,7 @@ class TrainConfig(Config):
     # .npz of the face CNN (affect-tf pretrain, tools/convert_vgg_face.py), loaded before a warm start
     backbone_weights: str | None = None
     # with backbone_weights: the face CNN keeps the file's weights and only the layers above it
-    # train (its features read as they are; on a few hundred faces this beats fine-tuning it)
+    # train (on a few hundred faces as good as fine-tuning it, in 60 % of the time: docs/faces.md)
     freeze_backbone: bool = False
     refit_standardization: bool = False  # warm starts keep the source's feature statistics
     # model-level fusion (004 §5.4.1): one trained member model per member, in order (.keras files
