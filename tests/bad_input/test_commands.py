@@ -433,7 +433,7 @@ def test_train_bad_config_file_names_the_file_and_the_key(tmp_path, capsys, case
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("command", ["train", "run"])
+@pytest.mark.parametrize("command", ["train", pytest.param("run", marks=pytest.mark.tfx)])  # run imports TFX
 def test_freeze_backbone_without_backbone_weights_is_refused_before_anything_runs(tmp_path, capsys, command):
     args = ["--out", str(tmp_path / "work"), "--train", str(tmp_path / "*")] if command == "train" \
         else ["--work-dir", str(tmp_path / "work")]
