@@ -11,7 +11,8 @@ Per model, on one clip:
 * ``live_paced``: ``run_live --realtime`` (frames released at the clip's 25 fps, as a camera
   gives them): frames/s over the whole call (opening the source and loading the face models
   included) and sustained (first frame's capture to last row: ``startup_s`` is the rest), and
-  latency from a frame's capture (when it is due) to its row, p50/p99 and the three worst frames; ``live_paced_largest_face`` the same following the largest face (``--target-face
+  latency from a frame's capture (when it is due) to its row, p50/p99 and the three worst
+  frames; ``live_paced_largest_face`` the same following the largest face (``--target-face
   largest``: no identity check at detection frames);
 * ``profile``: ms per frame in each stage (cProfile over a live run): demux + decode, conversion
   to RGB, face detection, 68 landmarks, identity check, alignment, mel, eGeMAPS, the model.

@@ -28,8 +28,8 @@ CNN reads the face image alone, the baseline's input (by default it also reads t
 as the preset does, and they carry most of CK+'s posed expressions).
 
 Output: a table, then as the last line one JSON object ``{"baseline": F, "random_init": F,
-"pretrained": F, "pretrained_frozen": F, "images": N, "subjects": N}``, each F ``{"valence", "arousal", "mean",
-"accuracy"}`` over the test images (CCC, and the share of right categories).
+"pretrained": F, "pretrained_frozen": F, "images": N, "subjects": N}``, each F ``{"valence",
+"arousal", "mean", "accuracy"}`` over the test images (CCC, and the share of right categories).
 """
 from __future__ import annotations
 

@@ -82,6 +82,7 @@ class Demuxer:
         self._audio = collections.deque(maxlen=int(max_queued_s * 100))  # audio frames: ~10-50 ms each
         self._ended = False
         self.paced_from = None
+        self._read_timeout = getattr(container, "read_timeout", None)  # None: a file, no timeout
         self._stalled_at = None
         self.frame_arrived = None  # time.monotonic() when the frame last yielded was read off the stream
 
@@ -94,8 +95,7 @@ class Demuxer:
             packet = next(self._packets, None)
         except (av.FFmpegError, OSError) as err:
             self.error, packet = err, None
-        timeout = getattr(self.container, "read_timeout", None)
-        if self._stalled_at is None and timeout and time.monotonic() - started >= timeout:
+        if self._stalled_at is None and self._read_timeout and time.monotonic() - started >= self._read_timeout:
             # the read timed out: what the demuxer still hands back (the packets it held until the
             # next one began) came in before the stall
             self._stalled_at = started

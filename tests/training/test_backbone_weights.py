@@ -145,7 +145,4 @@ def test_pretrain_then_train_starts_from_the_backbone_file(tmp_path, capsys):
         cnn = {id(v) for v in model.backbone.weights}
         return [v.numpy() for v in model.weights if v.trainable and id(v) not in cnn]
     moved = [np.abs(a - b).max() for a, b in zip(head(frozen), head(slow))]
-    assert len(moved) >= 4 and min(moved) > 1e-4, moved
-    capsys.readouterr()
-    assert cli.main([*fast, "--out", str(tmp_path / "nothing"), "--freeze-backbone"]) == 1
-    assert "freeze_backbone needs backbone_weights" in capsys.readouterr().err
+    assert len(moved) >= 4 and min(moved) > 1e-4, moved  # (without a file: tests/bad_input)
