@@ -168,10 +168,12 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
              realtime: bool = False, reconnect_s: float = 30.0, read_timeout: float = 5.0,
              open_timeout: float = 10.0, reset_after_s: float = 2.0, median_window=None,
              media_config=None, listeners=(), stop: threading.Event | None = None,
-             progress=sys.stderr, max_frames: int | None = None) -> dict:
+             progress=sys.stderr, max_frames: int | None = None, audio_source=None) -> dict:
     """Stream ``source`` through ``model`` and write one row per frame to ``out`` (module
     docstring); returns a summary. ``listeners`` get each row (and frames, see
-    :class:`affect_tf.live_page.LivePage`) as it is written."""
+    :class:`affect_tf.live_page.LivePage`) as it is written. ``audio_source``: the sound comes from
+    there (a capture input such as ``alsa:hw:0``, a stream or a file) instead of ``source``; it
+    is reopened with ``source``."""
     from affect_tf.media import FacePipeline
     from affect_tf.media import live_source
 
@@ -182,6 +184,11 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
     predictor.warm_up(config.crop_size)
     kind = live_source.source_kind(source)
     container = live_source.open_source(source, open_timeout, read_timeout)
+    if audio_source is not None and not model.needs_audio:
+        if progress is not None:
+            print(f"affect-tf live: {model.description} reads no sound; --audio {audio_source} is not used",
+                  file=progress, flush=True)
+        audio_source = None
     pipeline = FacePipeline(config)
     median = LaggedMedian(model.median_windows(median_window))
     writer = RowWriter(out, fmt, [l for l in listeners if callable(l)])
@@ -227,9 +234,12 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
             writer.write(row)
 
     segment_offset, reopened, last_time_s = 0.0, False, 0.0
+    sound = None
     try:
         while True:
-            demux = live_source.Demuxer(container, source, with_audio=model.needs_audio)
+            demux = live_source.Demuxer(container, source, with_audio=model.needs_audio and audio_source is None)
+            sound = demux if audio_source is None else live_source.SoundSource(
+                live_source.open_source(audio_source, open_timeout, read_timeout, need="audio"), audio_source)
             paced = realtime and kind in ("file", "stdin")
             captured = {}
 
@@ -240,7 +250,7 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
                     captured[index] = (demux.paced_from + t if paced else demux.frame_arrived, image)
                     yield index, t, image
 
-            items = pipeline.process_stream(frames(), demux.rate, demux.audio_blocks(config.sample_rate),
+            items = pipeline.process_stream(frames(), demux.rate, sound.audio_blocks(config.sample_rate),
                                             str(source), egemaps=F.EGEMAPS in model.input_names)
             for item in items:
                 at, image = captured.pop(item.index)
@@ -265,7 +275,9 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
             predict_pending()
             emit(median.end_run())
             demux.close()
-            container = None
+            if sound is not demux:
+                sound.close()
+            container = sound = None
             if kind not in live_source.LIVE_KINDS:
                 break
             container = _reopen(source, reconnect_s, open_timeout, read_timeout, stop, progress,
@@ -283,6 +295,8 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
     finally:
         if container is not None:
             container.close()
+        if isinstance(sound, live_source.SoundSource):
+            sound.close()
     summary["frames"] = writer.count
     summary["seconds"] = round(time.monotonic() - started, 3)
     return summary

@@ -1,7 +1,8 @@
 """Learning from real emotional speech, speaker-independently, beside the classic baseline.
 
     .venv310/bin/python -m benchmarks.bench_real_speech [--presets rnn_baseline_audio,...]
-        [--folds 7] [--max-folds K] [--train-flags "..."] [--workdir DIR]
+        [--folds 7] [--max-folds K] [--train-flags "..."] [--mel-reference fixed|window_max]
+        [--workdir DIR]
 
 Corpus: ``../shared/data/audio/emodb_dev`` (339 EmoDB utterances of 7 speakers, 2 s each); the
 category letter (6th character of the name) gives (valence, arousal) as in
@@ -19,6 +20,9 @@ records -> the mean over each utterance's frames -> utterance-level CCC, pooled 
 Baseline, same folds: openSMILE eGeMAPSv02 functionals (88 per utterance) standardised on the
 training speakers (all but the held-out ones: it picks nothing on validation data), one RBF SVR
 per dimension (scikit-learn defaults).
+
+``--mel-reference`` preprocesses with that dB reference of the mel window (``docs/media.md``; the
+records and runs go to their own folders, so both readings can be compared in one workdir).
 
 Time: the baseline's is feature extraction + fits; a preset's is train + export summed over its
 folds; the shared preprocessing is reported apart (stderr).
@@ -85,9 +89,9 @@ def affect_tf(*args, log=None):
     return done.stdout
 
 
-def preprocess(items, workdir: pathlib.Path) -> pathlib.Path:
+def preprocess(items, workdir: pathlib.Path, mel_reference=None) -> pathlib.Path:
     """Speech-only manifest (utterance label as a constant time-stamped trace) -> records."""
-    records = workdir / "records"
+    records = workdir / ("records" if mel_reference is None else f"records_mel_{mel_reference}")
     if (records / "summary.json").exists():
         return records
     labels = workdir / "labels"
@@ -99,8 +103,9 @@ def preprocess(items, workdir: pathlib.Path) -> pathlib.Path:
         for stem, wav, speaker, (v, a) in items:
             (labels / f"{stem}.csv").write_text(f"time,valence,arousal\n0,{v},{a}\n10,{v},{a}\n")
             writer.writerow([stem, "", str(wav), speaker, f"labels/{stem}.csv", "train"])
-    affect_tf("preprocess", "--dataset", "csv", "--root", manifest, "--output", records,
-              log=workdir / "preprocess.log")
+    flags = ["--mel-reference", mel_reference] if mel_reference else []
+    affect_tf("preprocess", "--dataset", "csv", "--root", manifest, "--output", records, *flags,
+              log=workdir / f"{records.name}.log")
     return records
 
 
@@ -136,18 +141,18 @@ def utterance_predictions(export_dir, val_dir):
     return out
 
 
-def run_preset(preset, records, items, folds, workdir, max_folds=None, train_flags=()):
+def run_preset(preset, records, items, folds, workdir, max_folds=None, train_flags=(), name=None):
     """Utterance predictions of every fold's test speakers and the train + export seconds summed
     over folds (from the run's files, so a rerun that keeps finished folds reports the same time).
     Fold k validates on the speakers of fold k + 1 and trains on the others."""
     predictions, seconds = {}, 0.0
     for k, held_out in enumerate(folds[:max_folds]):
-        fold_dir = workdir / f"fold{k}"
+        fold_dir = workdir / f"fold{k}{records.name[len('records'):]}"
         train, val, test = fold_dirs(records, items, held_out, folds[(k + 1) % len(folds)], fold_dir)
-        run = workdir / preset / f"fold{k}"
+        run = workdir / (name or preset) / f"fold{k}"
         if not (run / "export").is_dir():  # a rerun keeps the folds already done
             affect_tf("train", "--preset", preset, "--train", train, "--val", val, "--out", run,
-                      *train_flags, log=workdir / preset / f"fold{k}.log")
+                      *train_flags, log=workdir / (name or preset) / f"fold{k}.log")
             affect_tf("export", run / "model.keras", run / "export")
         seconds += (run / "export").stat().st_mtime - (run / "train_config.json").stat().st_mtime
         predictions.update(utterance_predictions(run / "export", test))
@@ -202,6 +207,8 @@ def main(argv=None) -> int:
     parser.add_argument("--train-flags", default="",
                         help="extra `affect-tf train` flags for exploring, e.g. '--epochs 30' (the "
                              "benchmark's figures use none: the presets' defaults)")
+    parser.add_argument("--mel-reference", choices=("fixed", "window_max"), default=None,
+                        help="the mel window's dB reference at preprocessing (default: the product's)")
     parser.add_argument("--workdir", type=pathlib.Path, default=pathlib.Path("/tmp/bench_real_speech"))
     args = parser.parse_args(argv)
 
@@ -215,12 +222,13 @@ def main(argv=None) -> int:
     rows.append(("eGeMAPS functionals + SVR", *scores(run_baseline(items, folds, args.workdir, args.max_folds), items),
                  time.time() - started))
     started = time.time()
-    records = preprocess(items, args.workdir)
+    records = preprocess(items, args.workdir, args.mel_reference)
     print(f"preprocess: {time.time() - started:.0f} s (shared by the presets)", file=sys.stderr)
     for preset in [p for p in args.presets.split(",") if p]:
+        name = preset + (f" (mel {args.mel_reference})" if args.mel_reference else "")
         predictions, seconds = run_preset(preset, records, items, folds, args.workdir, args.max_folds,
-                                          args.train_flags.split())
-        rows.append((preset, *scores(predictions, items), seconds))
+                                          args.train_flags.split(), name.replace(" (mel ", "_mel_").rstrip(")"))
+        rows.append((name, *scores(predictions, items), seconds))
         print("done:", rows[-1], file=sys.stderr, flush=True)
 
     held = ", ".join("+".join(f) for f in folds[: args.max_folds])

@@ -21,6 +21,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="a file (with --realtime: paced at its frame rate), - (stdin), "
                         "a URL FFmpeg opens (rtsp://, udp://, http(s):// incl. HLS) or a v4l2 "
                         "device (/dev/video0)")
+    parser.add_argument("--audio", default=None, metavar="SOURCE",
+                        help="take the sound from here instead of SOURCE: a capture input "
+                        "(alsa:hw:0, pulse:default), a URL or a file")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--model", help="exported model: a version folder or a base folder")
     where.add_argument("--server", help="HOST:PORT of a TF Serving gRPC endpoint")
@@ -74,6 +77,8 @@ def run(args) -> int:
 
     if live_source.source_kind(args.source) == "file" and not os.path.isfile(args.source):
         live_source.open_source(args.source)  # its one-line error, before the model loads
+    if args.audio is not None and live_source.source_kind(args.audio) == "file":
+        live_source.open_source(args.audio, need="audio").close()
     model = load_model(args.server or args.model, args.model_name)
     StreamingPredictor(model)  # refuses a model that cannot stream before the source is opened
     media_config = model.media_config()
@@ -95,7 +100,7 @@ def run(args) -> int:
                                read_timeout=args.read_timeout, reset_after_s=args.reset_after_s,
                                median_window=args.median_window, media_config=media_config,
                                listeners=listeners, stop=stop,
-                               max_frames=args.max_frames)
+                               max_frames=args.max_frames, audio_source=args.audio, progress=sys.stderr)
     finally:
         if out is not sys.stdout:
             out.close()

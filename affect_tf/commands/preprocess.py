@@ -23,6 +23,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-frames", type=int, default=500)
     parser.add_argument("--chunk-overlap", type=int, default=16)
     parser.add_argument("--face-format", default="png", choices=schema.FACE_FORMATS)
+    parser.add_argument("--mel-reference", default=None, choices=("fixed", "window_max"),
+                        help="dB of the mel window against full scale (default, fixed) or against "
+                        "each window's maximum (before issue 24; docs/media.md)")
     parser.add_argument("--compression", default="gzip", choices=sorted(beam_job.RECORD_SUFFIX))
     parser.add_argument("--folds", type=int, default=None, help="re-split into k subject folds")
     parser.add_argument("--fold", type=int, default=0, help="fold held out as validation")
@@ -40,7 +43,8 @@ def run(args) -> int:
         beam_args.append(f"--dask_client_address={args.dask}")
     summary = beam_job.run_preprocess(
         args.dataset, args.root, args.output, beam_args, workers=args.workers,
-        processor=args.processor, crop_size=args.crop_size, chunk_frames=args.chunk_frames,
+        processor=args.processor, crop_size=args.crop_size,
+        processor_options={"mel_reference": args.mel_reference} if args.mel_reference else None, chunk_frames=args.chunk_frames,
         chunk_overlap=args.chunk_overlap, face_format=args.face_format,
         compression=args.compression, n_folds=args.folds, fold=args.fold, seed=args.seed,
         limit=args.limit, progress=not args.quiet)

@@ -88,7 +88,8 @@ def check_file_names(recordings, root) -> None:
 RECORD_OPTIONS = {"crop_size": "--crop-size", "chunk_frames": "--chunk-frames",
                   "chunk_overlap": "--chunk-overlap", "face_format": "--face-format",
                   "compression": "--compression", "folds": "--folds", "fold": "--fold", "seed": "--seed",
-                  "processor": "--processor", "schema_version": "schema version"}
+                  "processor": "--processor", "mel_reference": "--mel-reference",
+                  "schema_version": "schema version"}
 
 
 def check_record_settings(output_dir: str, settings: dict) -> dict:
@@ -475,7 +476,10 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
         raise ValueError(f"--processor {processor!r} is not an importable 'module:factory' ({err})") from None
     options = dict(processor_options or {})
     if processor == DEFAULT_PROCESSOR:
+        from affect_tf.media.config import MediaConfig
+
         options.setdefault("crop_size", crop_size)
+        options.setdefault("mel_reference", MediaConfig.mel_reference)
     import tensorflow as tf
 
     tf.io.gfile.makedirs(output_dir)
@@ -483,7 +487,7 @@ def run_preprocess(dataset: str, root, output_dir, pipeline_args=(), *, workers:
         "crop_size": options.get("crop_size"), "chunk_frames": chunk_frames, "chunk_overlap": chunk_overlap,
         "face_format": face_format, "compression": compression, "folds": n_folds,
         "fold": fold if n_folds else None, "seed": seed if n_folds else None, "processor": processor,
-        "schema_version": schema.SCHEMA_VERSION})
+        "mel_reference": options.get("mel_reference"), "schema_version": schema.SCHEMA_VERSION})
     if tf.io.gfile.isdir(f"{output_dir}/_tmp"):  # partial files of a killed run: never renamed
         tf.io.gfile.rmtree(f"{output_dir}/_tmp")
     print(f"preprocess: {len(recordings)} recordings of {dataset or 'manifest'} -> {output_dir}",

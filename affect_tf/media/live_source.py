@@ -27,40 +27,45 @@ from affect_tf.media.decode import MediaError
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 LIVE_KINDS = ("network", "device")  # sources that are reopened when they stall or drop
+SOUND_DEVICES = ("alsa", "pulse", "oss", "jack")  # FFmpeg's capture inputs: ``alsa:hw:0``, ``pulse:default``
 
 
 def source_kind(source: str) -> str:
-    """``stdin`` (``-``), ``network`` (a URL), ``device`` (``/dev/...``) or ``file``."""
+    """``stdin`` (``-``), ``network`` (a URL), ``device`` (``/dev/...``, or a sound capture input
+    such as ``alsa:hw:0``) or ``file``."""
     source = str(source)
     if source == "-":
         return "stdin"
     if _URL.match(source):
         return "network"
-    if source.startswith("/dev/"):
+    if source.startswith("/dev/") or source.split(":", 1)[0] in SOUND_DEVICES:
         return "device"
     return "file"
 
 
-def open_source(source: str, open_timeout: float = 10.0, read_timeout: float = 5.0):
+def open_source(source: str, open_timeout: float = 10.0, read_timeout: float = 5.0, need: str = "video"):
     """The opened PyAV container of ``source``; :class:`MediaError` naming it when it cannot be
-    opened or has no video. A network or device read that waits longer than ``read_timeout``
-    raises (a stall), which :func:`affect_tf.live.run_live` answers by reopening."""
+    opened or has no ``need`` stream (``video``, or ``audio`` for ``--audio``). A network or
+    device read that waits longer than ``read_timeout`` raises (a stall), which
+    :func:`affect_tf.live.run_live` answers by reopening."""
     kind = source_kind(source)
     try:
         if kind == "stdin":
             container = av.open(sys.stdin.buffer, mode="r")
         elif kind == "file":
             if not os.path.isfile(source):
-                raise MediaError(source, "no such file (nor a URL, a /dev device or -)")
+                raise MediaError(source, "no such file (nor a URL, a capture device or -)")
             container = av.open(source)
         else:
-            container = av.open(source, format="v4l2" if kind == "device" else None,
-                                timeout=(open_timeout, read_timeout))
+            device_format, name = source.split(":", 1) if kind == "device" and ":" in source else (None, source)
+            if kind == "device" and device_format is None:
+                device_format = "v4l2"
+            container = av.open(name, format=device_format, timeout=(open_timeout, read_timeout))
     except (av.FFmpegError, OSError) as err:
         raise MediaError(source, f"cannot be opened ({' '.join(str(err).split())})") from None
-    if not container.streams.video:
+    if not getattr(container.streams, need):
         container.close()
-        raise MediaError(source, "no video stream")
+        raise MediaError(source, f"no {need} stream")
     return container
 
 
@@ -145,6 +150,34 @@ class Demuxer:
             return iter(())
         return decode.audio_blocks(self._audio_frames(), self.source, sample_rate,
                                    decode.stream_start(self.video), block_samples)
+
+    def close(self):
+        self.container.close()
+
+
+class SoundSource:
+    """The sound of ``--audio``: its own container (a capture input, a stream or a file), read
+    only for its first audio stream. Sample 0 is the file's time 0, as ``predict VIDEO`` aligns a
+    separate audio file, or for a device or stream its first sample, taken as the video's start."""
+
+    def __init__(self, container, source: str):
+        self.container, self.source = container, str(source)
+        self.audio = container.streams.audio[0]
+        self.start = 0.0 if source_kind(source) == "file" else decode.stream_start(self.audio)
+        self.error = None
+
+    def _frames(self):
+        try:
+            for packet in self.container.demux(self.audio):
+                try:
+                    yield from packet.decode()
+                except av.FFmpegError:  # a damaged packet: the decoder resyncs
+                    continue
+        except (av.FFmpegError, OSError) as err:  # a stall or a drop: the sound ends here
+            self.error = err
+
+    def audio_blocks(self, sample_rate: int, block_samples: int = 2048) -> Iterator:
+        return decode.audio_blocks(self._frames(), self.source, sample_rate, self.start, block_samples)
 
     def close(self):
         self.container.close()

@@ -188,12 +188,16 @@ def test_resume_with_other_record_options_is_refused(preprocessed, drop, capsys)
     """Records made at --crop-size 96 are not resumed into a run asking for 128 (the output
     would mix both, or claim 128): refused before any work, naming the option and both values."""
     done, out, summary = preprocessed["clean"]
-    assert summary["settings"]["crop_size"] == 96
+    assert summary["settings"]["crop_size"] == 96 and summary["settings"]["mel_reference"] == "fixed"
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert _preprocess(drop / "clean.csv", out, "--crop-size", "128") == 1
     assert one_line_error(capsys, "preprocess") == (
         f"affect-tf preprocess: {out}: its records were made with --crop-size 96, this run asks for "
         f"--crop-size 128; rerun with --crop-size 96 to resume, or write to another --output")
+    assert _preprocess(drop / "clean.csv", out, "--mel-reference", "window_max") == 1
+    assert one_line_error(capsys, "preprocess").startswith(
+        f"affect-tf preprocess: {out}: its records were made with --mel-reference fixed, this run asks for "
+        f"--mel-reference window_max;")
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
 
 

@@ -53,6 +53,28 @@ def stream_server(stream_export):
         yield server
 
 
+def split_clip(clip, picture=None, sound=None):
+    """Write the clip's picture alone (its packets remuxed) and/or its sound alone (16-bit wav)."""
+    import av
+
+    if picture:
+        with av.open(str(clip)) as src, av.open(str(picture), "w") as out:
+            stream = out.add_stream_from_template(src.streams.video[0])
+            for packet in src.demux(src.streams.video[0]):
+                if packet.dts is not None:
+                    packet.stream = stream
+                    out.mux(packet)
+    if sound:
+        with av.open(str(clip)) as src, av.open(str(sound), "w") as out:
+            heard = src.streams.audio[0]
+            stream = out.add_stream("pcm_s16le", rate=heard.rate, layout=heard.layout.name)
+            resampler = av.AudioResampler(format="s16", layout=heard.layout.name, rate=heard.rate)
+            for frame in src.decode(heard):
+                for packed in resampler.resample(frame):
+                    out.mux(stream.encode(packed))
+            out.mux(stream.encode(None))
+
+
 def max_abs_diff(a, b) -> float:
     a, b = np.asarray(a, float), np.asarray(b, float)
     assert a.shape == b.shape and np.array_equal(np.isnan(a), np.isnan(b))

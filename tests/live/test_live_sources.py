@@ -17,7 +17,7 @@ import pytest
 from affect_tf.cli import main
 from affect_tf.inference import load_model
 from affect_tf.live import run_live
-from tests.live.conftest import fast_media_config
+from tests.live.conftest import fast_media_config, split_clip
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -125,14 +125,29 @@ def test_sigterm_ends_the_run_with_every_computed_row_written(shared_data, strea
     assert all(r["valence"] is not None for r in rows if r["face_present"])
 
 
-@pytest.mark.parametrize("source, problem", [
-    ("no/such/clip.mp4", "no/such/clip.mp4: no such file (nor a URL, a /dev device or -)"),
-    ("rtsp://127.0.0.1:9/none", "rtsp://127.0.0.1:9/none: cannot be opened ("),
+@pytest.mark.parametrize("source, audio, problem", [
+    ("no/such/clip.mp4", None, "no/such/clip.mp4: no such file (nor a URL, a capture device or -)"),
+    ("rtsp://127.0.0.1:9/none", None, "rtsp://127.0.0.1:9/none: cannot be opened ("),
+    ("CLIP", "no/such/sound.wav", "no/such/sound.wav: no such file"),
+    ("CLIP", "CLIP_WITHOUT_SOUND", "CLIP_WITHOUT_SOUND: no audio stream"),
 ])
-def test_a_bad_source_is_one_line(stream_export, capsys, source, problem):
-    assert main(["live", source, "--model", str(stream_export)]) == 1
+def test_a_bad_source_is_one_line(stream_export, shared_data, tmp_path, capsys, source, audio, problem):
+    names = {"CLIP": str(shared_data / "video" / "bbaf2n.mpg"), "CLIP_WITHOUT_SOUND": str(tmp_path / "mute.mpg")}
+    if audio == "CLIP_WITHOUT_SOUND":
+        split_clip(names["CLIP"], picture=names[audio])
+    source, problem = names.get(source, source), problem.replace("CLIP_WITHOUT_SOUND", names["CLIP_WITHOUT_SOUND"])
+    assert main(["live", source, "--model", str(stream_export), *(["--audio", names.get(audio, audio)] if audio else [])]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"affect-tf live: {problem}") and "\n" not in err, err
+
+
+def test_audio_for_a_model_that_reads_no_sound_is_said_once_and_the_rows_come(shared_data, stream_export, tmp_path, capsys):
+    clip, out = shared_data / "video" / "bbaf2n.mpg", tmp_path / "live.jsonl"
+    assert main(["live", str(clip), "--model", str(stream_export), "--audio", str(clip), "--max-frames", "5",
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count(f"--audio {clip} is not used") == 1, err
+    assert len(out.read_text().splitlines()) == 5
 
 
 def test_live_page_in_headless_chromium_shows_frame_box_gauge_and_a_moving_curve(shared_data, stream_export, tmp_path):

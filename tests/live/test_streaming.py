@@ -12,7 +12,7 @@ from affect_tf import export
 from affect_tf.inference import batch_inputs, load_model, spans
 from affect_tf.live import LaggedMedian, StreamingPredictor, run_live
 from affect_tf.postprocess import median_filter_per_dimension
-from tests.live.conftest import fast_media_config, max_abs_diff
+from tests.live.conftest import fast_media_config, max_abs_diff, split_clip
 
 CHUNKS = (1, 7, 80)
 
@@ -178,6 +178,32 @@ def test_live_source_gives_predicts_frames_and_audio_features(shared_data):
         np.testing.assert_allclose(b.mel, a.mel, atol=1e-4)
         np.testing.assert_allclose(b.egemaps, a.egemaps, rtol=1e-5, atol=1e-5)
     assert np.ptp([it.egemaps[0] for it in live]) > 0  # real, moving features
+
+
+def test_sound_from_another_source_gives_predicts_features_for_a_separate_audio_file(shared_data, tmp_path):
+    """``live VIDEO --audio SOUND``: the picture and the sound come from two sources (a camera and
+    a microphone); the features equal ``predict``'s for the video with that audio file."""
+    import itertools
+
+    from affect_tf.media import FacePipeline, live_source
+
+    clip = shared_data / "video" / "lbax4n.mpg"
+    picture, sound = str(tmp_path / "picture.mpg"), str(tmp_path / "sound.wav")
+    split_clip(clip, picture, sound)
+    pipeline = FacePipeline(fast_media_config())
+    offline = list(itertools.islice(pipeline.process_video(picture, audio_path=sound), 15))
+    demux = live_source.Demuxer(live_source.open_source(picture), picture, with_audio=True)
+    assert demux.audio is None  # the picture alone has no sound
+    heard = live_source.SoundSource(live_source.open_source(sound, need="audio"), sound)
+    live = list(itertools.islice(pipeline.process_stream(demux.video_frames(), demux.rate,
+                                                         heard.audio_blocks(22050)), 15))
+    demux.close(), heard.close()
+    assert len(live) == 15 and all(it.audio_present for it in live)
+    for a, b in zip(offline, live):
+        assert a.timestamp == b.timestamp
+        np.testing.assert_allclose(b.mel, a.mel, atol=1e-4)
+        np.testing.assert_allclose(b.egemaps, a.egemaps, rtol=1e-5, atol=1e-5)
+    assert np.ptp([it.mel.mean() for it in live]) > 0.1  # real, moving sound
 
 
 def test_mel_only_audio_stream_keeps_bounded_audio():
