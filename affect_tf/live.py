@@ -190,6 +190,7 @@ def run_live(source, model: AffectModel, out=sys.stdout, fmt: str = "jsonl", chu
                   file=progress, flush=True)
         audio_source = None
     pipeline = FacePipeline(config)
+    pipeline.tracker.warm_up()
     median = LaggedMedian(model.median_windows(median_window))
     writer = RowWriter(out, fmt, [l for l in listeners if callable(l)])
     frame_listeners = [l.frame for l in listeners if hasattr(l, "frame")]

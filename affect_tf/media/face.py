@@ -137,6 +137,15 @@ class FaceTracker:
             self._mtcnn = MTCNN(stages="face_and_landmarks_detection")
         return self._mtcnn
 
+    def warm_up(self):
+        """Load MTCNN and run its full detection and its O-Net once (on a grey image): a live
+        stream then does not stall the first time HOG misses a face (0.35 s on 2 cores)."""
+        if self.uses_mtcnn:
+            grey = np.full((96, 96, 3), 128, np.uint8)
+            self._detect_mtcnn(grey, 1)
+            self._onet_track(grey, (24.0, 24.0, 72.0, 72.0))
+            self.pose_detections = 0
+
     # -- detection -----------------------------------------------------------------------------
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in the frame (big frames are strided down first): HOG or CNN, and MTCNN when

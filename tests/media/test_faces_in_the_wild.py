@@ -48,6 +48,18 @@ def test_profile_face_is_aligned_on_the_detector_points(shared_data, default_tra
     assert image.shape[1] / 2 < centre_x(lm) and 60 < np.ptp(five[:, 0]) * 3 < 250
 
 
+def test_warm_up_loads_mtcnn_before_the_first_frame_and_counts_no_detection():
+    """``live`` warms the tracker up: MTCNN is loaded on the first frame HOG misses otherwise,
+    a 0.35 s stall mid-stream (docs/live.md)."""
+    tracker = FaceTracker(MediaConfig())
+    assert tracker._mtcnn is None
+    tracker.warm_up()
+    assert tracker._mtcnn is not None and tracker.pose_detections == 0 and tracker.detections == 0
+    hog_only = FaceTracker(MediaConfig(detector="hog"))
+    hog_only.warm_up()
+    assert hog_only._mtcnn is None  # nothing to load
+
+
 def test_small_face_found_by_mtcnn_where_hog_misses_it(default_tracker):
     canvas = np.full((360, 640, 3), 70, np.uint8)
     canvas[200:290, 400:490] = face_image(90)  # a face about 30 px wide: below HOG's ~80 px
