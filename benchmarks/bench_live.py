@@ -12,9 +12,11 @@ Per model, on one clip:
   gives them): frames/s over the whole call (opening the source and loading the face models
   included) and sustained (first frame's capture to last row: ``startup_s`` is the rest), and
   latency from a frame's capture (when it is due) to its row, p50/p99 and the three worst
-  frames; ``live_paced_largest_face`` the same following the largest face (``--target-face
-  largest``: no identity check at detection frames);
-* ``profile``: ms per frame in each stage (cProfile over a live run): demux + decode, conversion
+  frames, following the largest face as ``affect-tf live`` does by default; ``live_paced_subject``
+  the same following the recording's subject (``--target-face subject``, ``predict``'s default:
+  an identity check at every detection frame);
+* ``profile``: ms per frame in each stage (cProfile over a live run following the subject, so
+  that the identity check shows): demux + decode, conversion
   to RGB, face detection, 68 landmarks, identity check, alignment, mel, eGeMAPS, the model.
 
     python -m benchmarks.bench_live [--clip ../shared/data/video/WDA_KatieHill_000.mp4] [--out results.json]
@@ -100,11 +102,11 @@ def bench_model(preset_name, clip, work: pathlib.Path) -> dict:
     frame = model.predict(clip)
     result["offline"] = {"frames": len(frame), "frames_per_s": round(len(frame) / (time.perf_counter() - started), 2)}
 
-    rows, _, seconds = live_rows(clip, model)
+    rows, _, seconds = live_rows(clip, model, media_config=model.media_config().replace(target_face="largest"))
     result["live_max"] = {"frames": len(rows), "frames_per_s": round(len(rows) / seconds, 2)}
 
-    for key, options in (("live_paced", {}),
-                         ("live_paced_largest_face", {"media_config": model.media_config().replace(target_face="largest")})):
+    for key, policy in (("live_paced", "largest"), ("live_paced_subject", "subject")):
+        options = {"media_config": model.media_config().replace(target_face=policy)}
         rows, _, seconds = live_rows(clip, model, realtime=True, **options)
         latency = np.array([r["latency_ms"] for r in rows])
         # when each row went out, from the first frame's capture (paced: frame i is captured at its time_s)
