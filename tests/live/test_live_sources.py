@@ -1,7 +1,10 @@
 """``affect-tf live`` on real streams: a clip sent over loopback UDP by a sender process, the
-sender killed mid-way (reconnect, gap marked), SIGTERM, and bad sources."""
+sender killed mid-way (reconnect, gap marked), an HLS playlist over loopback HTTP, SIGTERM, and
+bad sources."""
 from __future__ import annotations
 
+import functools
+import http.server
 import io
 import json
 import os
@@ -12,12 +15,13 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from affect_tf.cli import main
 from affect_tf.inference import load_model
 from affect_tf.live import run_live
-from tests.live.conftest import fast_media_config, split_clip
+from tests.live.conftest import fast_media_config, max_abs_diff, split_clip
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -200,3 +204,45 @@ def test_live_page_in_headless_chromium_shows_frame_box_gauge_and_a_moving_curve
     print(f"screenshot {image.shape[1]}x{image.shape[0]}: {status!r}; box pixels "
           f"{int(colour(frame, (0, 255, 0), 40).sum())}, valence curve over {len(np.unique(columns))} "
           f"columns, {int(np.ptp(rows))} px high")
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_hls_over_http_gives_the_predictions_of_the_file_itself(shared_data, stream_export, tmp_path):
+    """An HLS playlist of the clip (MPEG-TS segments of its own packets, no re-encoding) served
+    over loopback HTTP, as a web camera or a media server publishes it: the same frames, faces and
+    predictions as the file read directly."""
+    import av
+
+    clip = shared_data / "video" / "bbaf2n.mpg"
+    with av.open(str(clip)) as src, av.open(str(tmp_path / "clip.m3u8"), "w", format="hls",
+                                            options={"hls_time": "1", "hls_list_size": "0"}) as out:
+        streams = [src.streams.video[0], src.streams.audio[0]]
+        mapping = {s.index: out.add_stream_from_template(s) for s in streams}
+        for packet in src.demux(streams):
+            if packet.dts is not None:
+                packet.stream = mapping[packet.stream.index]
+                out.mux(packet)
+    assert len(list(tmp_path.glob("clip*.ts"))) >= 3  # a 3 s clip in 1 s segments
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    model = load_model(stream_export, warn=None)
+    runs = {}
+    try:
+        for name, source in (("hls", f"http://127.0.0.1:{server.server_address[1]}/clip.m3u8"), ("file", str(clip))):
+            out = io.StringIO()
+            summary = run_live(source, model, out, chunk_frames=7, reconnect_s=0.0, progress=None,
+                               media_config=fast_media_config())
+            runs[name] = ([json.loads(line) for line in out.getvalue().splitlines()], summary)
+    finally:
+        server.shutdown()
+    (hls, hls_summary), (direct, _) = runs["hls"], runs["file"]
+    assert len(hls) == len(direct) == 75 and hls_summary["reconnects"] == 0
+    for column in ("time_s", "face_x0", "valence", "arousal"):
+        a = [np.nan if r[column] is None else r[column] for r in hls]
+        b = [np.nan if r[column] is None else r[column] for r in direct]
+        assert max_abs_diff(a, b) <= (1e-4 if column == "time_s" else 1e-5), column
+    assert sum(r["face_present"] for r in hls) >= 70
