@@ -206,6 +206,42 @@ def test_sound_from_another_source_gives_predicts_features_for_a_separate_audio_
     assert np.ptp([it.mel.mean() for it in live]) > 0.1  # real, moving sound
 
 
+def test_speech_model_streams_a_picture_and_a_separate_sound_as_one_call_over_them(shared_data, tmp_path):
+    """Implicit fusion's served branch (002: eGeMAPS -> GRUs, rnn_baseline_audio's shape) streams:
+    ``live PICTURE --audio SOUND`` in chunks of 7 gives, frame by frame, what one call over the
+    whole sequence of ``predict``'s features for that video and audio file gives."""
+    import keras
+
+    from affect_tf import features as F
+    from affect_tf.media import FacePipeline
+    from affect_tf.models.implicit_fusion.implicit_fusion import ImplicitFusionConfig
+
+    keras.utils.set_random_seed(3)
+    config = ImplicitFusionConfig(main="audio", alpha=0.0, units=6, specific_layers=1, shared_layers=2)
+    model = config.model_class(config)
+    model({F.EGEMAPS: np.zeros((1, 2, F.EGEMAPS_DIM), np.float32)})
+    base = tmp_path / "speech_model"
+    export.export_for_serving(model, base, version=1, metadata={"preset": "rnn_baseline_audio (test width)"},
+                              signatures=export.make_serving_signatures(model, sequence_examples=False))
+    served = load_model(base, warn=None)
+    assert len(served.backend.state_shapes) == 3 and served.needs_audio
+
+    clip = shared_data / "video" / "lbax4n.mpg"
+    picture, sound = str(tmp_path / "picture.mpg"), str(tmp_path / "sound.wav")
+    split_clip(clip, picture, sound)
+    items = list(FacePipeline(fast_media_config()).process_video(picture, audio_path=sound))
+    whole = served.backend(batch_inputs([items], served.input_names))
+    reference = np.stack([whole["valence"][0], whole["arousal"][0]], -1)
+    assert reference.std(axis=0).min() > 1e-3  # moving values: a wrong state or sound would show
+    out = io.StringIO()
+    run_live(picture, served, out, chunk_frames=7, progress=None, media_config=fast_media_config(),
+             audio_source=sound)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(rows) == len(items) and all(r["audio_present"] for r in rows)
+    streamed = [[r["valence_raw"], r["arousal_raw"]] for r in rows]
+    assert max_abs_diff(streamed, reference) <= 1e-5
+
+
 def test_mel_only_audio_stream_keeps_bounded_audio():
     """Without eGeMAPS (a model reading only the mel window) the audio buffer still shrinks."""
     from affect_tf.media import MediaConfig

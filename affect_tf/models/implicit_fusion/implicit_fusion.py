@@ -88,15 +88,32 @@ class ImplicitFusion(AffectModel):
 
     def predict_from(self, inputs, modality, training=False):
         """p_m = SH(SP_m(f_m)) (eq. 1-2), (B, T, 2)."""
+        return self._branch(inputs, modality, training)[0]
+
+    def _branch(self, inputs, modality, training=False, states=None):
+        """:meth:`predict_from` and each GRU's state after the last frame (its last output), the
+        GRUs starting from ``states`` (zeros when None)."""
         x = self.standardized(inputs)[MODALITIES[modality]]
         shape = ops.shape(x)
         x = ops.reshape(x, (shape[0], shape[1], -1))
-        for layer in self.specific[modality] + self.shared:
-            x = layer(x, training=training)
-        return self.head(x)
+        after = []
+        for i, layer in enumerate(self.specific[modality] + self.shared):
+            x = layer(x, initial_state=None if states is None else states[i], training=training)
+            after.append(x[:, -1])
+        return self.head(x), after
 
     def call(self, inputs, training=False):
         return {features.TARGETS: self.predict_from(inputs, self.config.main, training=training)}
+
+    # -- streaming: the served branch is GRUs only, all causal (affect_tf.export's serving_stream)
+    def stream_state_shapes(self) -> list:
+        """Per-example shape of each GRU state of the served branch (main-specific, then shared)."""
+        return [(self.config.units,)] * (self.config.specific_layers + self.config.shared_layers)
+
+    def call_streaming(self, inputs, states):
+        """Inference over one chunk of frames from ``states``: (outputs, states after it)."""
+        out, after = self._branch(inputs, self.config.main, states=states)
+        return {features.TARGETS: out}, after
 
     def affect_loss(self, x, y, y_pred, training=True):
         loss = super().affect_loss(x, y, y_pred, training=training)
