@@ -223,3 +223,26 @@ def test_gru_dropout_reads_004_as_a_tf1_keep_probability():
         stack.build((None, None, 3))
         dropped = keras.ops.convert_to_numpy(stack.drop(np.ones((200, 50, 4), "float32"), training=True))
         assert (dropped == 0).mean() == pytest.approx(rate, abs=0.02)
+
+
+@pytest.mark.parametrize("fusion", ["rnn", "fc"])
+def test_model_level_fusion_streams_chunks_as_one_call(fusion):
+    """004 §5.4.1's fusion is causal (member GRUs, then a GRU or an FC): chunks continued from the
+    carried states (the export's serving_stream, affect-tf live) give one call's outputs."""
+    members = (shrink(CnnRnnConfig(rnn="single")), shrink(CnnRnnConfig()))
+    cfg = ModelLevelFusionConfig(members=members, fusion=fusion, units=5)
+    keras.utils.set_random_seed(2)
+    model = cfg.build()
+    x = random_inputs(cfg, 2, 9, seed=4)
+    whole = keras.ops.convert_to_numpy(model(x)[features.TARGETS])
+    shapes = model.stream_state_shapes()
+    assert len(shapes) == 1 * 2 + 3 * 2 + (fusion == "rnn")  # CNN-1RNN, CNN-3RNN: 2 GRU layers per RNN
+    states, parts = None, []
+    for start in range(0, 9, 4):
+        out, states = model.call_streaming({k: v[:, start:start + 4] for k, v in x.items()}, states)
+        parts.append(keras.ops.convert_to_numpy(out[features.TARGETS]))
+    assert [tuple(s.shape) for s in states] == [(2, *s) for s in shapes]
+    np.testing.assert_allclose(np.concatenate(parts, 1), whole, atol=1e-5)
+    cold = np.concatenate([keras.ops.convert_to_numpy(model.call_streaming(
+        {k: v[:, s:s + 4] for k, v in x.items()}, None)[0][features.TARGETS]) for s in range(0, 9, 4)], 1)
+    assert np.abs(cold - whole).max() > 1e-4  # the states matter

@@ -75,6 +75,30 @@ class ModelLevelFusion(AffectModel):
         )
         return {features.TARGETS: self.head(self.fusion(joined, training=training))}
 
+    # -- streaming: the members' GRUs and the fusion GRU are causal (affect_tf.export's serving_stream)
+    def stream_state_shapes(self) -> list:
+        """Each member's GRU states in order, then the fusion GRU's (``fusion="rnn"``)."""
+        shapes = [shape for member in self.members for shape in member.stream_state_shapes()]
+        return shapes + ([(self.config.units,)] if self.config.fusion == "rnn" else [])
+
+    def call_streaming(self, inputs, states):
+        """Inference over one chunk of frames from ``states``: (outputs, states after it)."""
+        parts, after, start = [], [], 0
+        for member in self.members:
+            n = len(member.stream_state_shapes())
+            sequence, member_after = member._sequence_features_from(
+                inputs, None if states is None else states[start:start + n])
+            parts.append(sequence)
+            after.extend(member_after)
+            start += n
+        joined = ops.concatenate(parts, axis=-1)
+        if self.config.fusion == "rnn":
+            fused = self.fusion(joined, initial_state=None if states is None else states[start])
+            after.append(fused[:, -1])  # a GRU's state is its last output
+        else:
+            fused = self.fusion(joined)
+        return {features.TARGETS: self.head(fused)}, after
+
     def load_member_weights(self, index: int, path) -> None:
         """Copy a trained member's weights (its CNN, RNN, landmark statistics and unused output
         layer) from a ``.keras`` file, a folder holding ``model.keras`` (an ``affect-tf train``
