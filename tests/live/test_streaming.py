@@ -242,6 +242,35 @@ def test_speech_model_streams_a_picture_and_a_separate_sound_as_one_call_over_th
     assert max_abs_diff(streamed, reference) <= 1e-5
 
 
+def test_per_frame_dilast_streams_with_no_state(tmp_path):
+    """A per-frame model (001's DiLaST / ANCLaF) streams with nothing to carry: its export's
+    serving_stream takes no state and gives serving_default's values."""
+    import keras
+
+    from affect_tf import features as F
+    from affect_tf.models.adversarial.dilast import DiLaSTConfig
+
+    keras.utils.set_random_seed(5)
+    config = DiLaSTConfig(modality=F.MEL, image_size=128, generator_filters=2, residual_blocks=1, latent_block=1,
+                          discriminator_filters=(4,) * 6, encoder_filters=(4,), features=4)
+    model = config.model_class(config)
+    model(config.dummy_inputs())
+    base = tmp_path / "au_de"
+    export.export_for_serving(model, base, version=1, metadata={"preset": "au_de (test width)"},
+                              signatures=export.make_serving_signatures(model, sequence_examples=False))
+    served = load_model(base, warn=None)
+    assert served.backend.state_shapes == {}
+    StreamingPredictor(served)  # accepted by live
+    rng = np.random.default_rng(5)
+    inputs = {F.MEL: rng.normal(size=(1, 6, F.N_MELS, F.MEL_FRAMES)).astype(np.float32),
+              F.AUDIO_MASK: np.ones((1, 6), np.float32), F.FACE_MASK: np.zeros((1, 6), np.float32)}
+    whole = served.backend(inputs)
+    streamed = served.backend(inputs, signature=export.STREAM_SIGNATURE)
+    assert np.ptp(whole["arousal"]) > 0
+    for name in ("valence", "arousal"):
+        np.testing.assert_allclose(streamed[name], whole[name], atol=1e-6)
+
+
 def test_mel_only_audio_stream_keeps_bounded_audio():
     """Without eGeMAPS (a model reading only the mel window) the audio buffer still shrinks."""
     from affect_tf.media import MediaConfig

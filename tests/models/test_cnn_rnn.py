@@ -225,12 +225,16 @@ def test_gru_dropout_reads_004_as_a_tf1_keep_probability():
         assert (dropped == 0).mean() == pytest.approx(rate, abs=0.02)
 
 
-@pytest.mark.parametrize("fusion", ["rnn", "fc"])
-def test_model_level_fusion_streams_chunks_as_one_call(fusion):
-    """004 §5.4.1's fusion is causal (member GRUs, then a GRU or an FC): chunks continued from the
-    carried states (the export's serving_stream, affect-tf live) give one call's outputs."""
+@pytest.mark.parametrize("fusion", ["rnn", "fc", "decision"])
+def test_fusion_streams_chunks_as_one_call(fusion):
+    """004 §5.4's fusions are causal (member GRUs, then a GRU, an FC or eq. 1's weighted mean):
+    chunks continued from the carried states (the export's serving_stream, affect-tf live) give
+    one call's outputs."""
+    from affect_tf.models.cnn_rnn.fusion import DecisionFusionConfig
+
     members = (shrink(CnnRnnConfig(rnn="single")), shrink(CnnRnnConfig()))
-    cfg = ModelLevelFusionConfig(members=members, fusion=fusion, units=5)
+    cfg = (DecisionFusionConfig(members=members, validation_ccc=((0.5, 0.2), (0.3, 0.4))) if fusion == "decision"
+           else ModelLevelFusionConfig(members=members, fusion=fusion, units=5))
     keras.utils.set_random_seed(2)
     model = cfg.build()
     x = random_inputs(cfg, 2, 9, seed=4)

@@ -79,6 +79,14 @@ class AdversarialModel(AffectModel):
     def build_from_config(self, config):  # weights are created by a call, whatever the inputs
         self(self.config.dummy_inputs())
 
+    # -- streaming: the per-frame models (DiLaST, ANCLaF, AEG-CD-SZ) take each frame on its own
+    # and carry nothing; the sequence models override both (affect_tf.export's serving_stream)
+    def stream_state_shapes(self) -> list:
+        return []
+
+    def call_streaming(self, inputs, states):
+        return self.call(inputs), []
+
     def inference_model(self):
         """The same model without training-only weights (D's real/fake head), same outputs."""
         if not getattr(self.config, "with_critic", False):

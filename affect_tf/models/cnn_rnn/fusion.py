@@ -197,6 +197,22 @@ class DecisionFusion(AffectModel):
             fused = fused + ops.cast(member(inputs, training=False)[features.TARGETS], "float32") * weight
         return {features.TARGETS: fused}
 
+    # -- streaming: each member streams on its own states (affect_tf.export's serving_stream)
+    def stream_state_shapes(self):
+        """Every member's states in order; None when a member cannot stream."""
+        shapes = [member.stream_state_shapes() for member in self.members]
+        return None if any(s is None for s in shapes) else [s for member in shapes for s in member]
+
+    def call_streaming(self, inputs, states):
+        fused, after, start = 0.0, [], 0
+        for member, weight in zip(self.members, self.weights_per_member):
+            n = len(member.stream_state_shapes())
+            out, member_after = member.call_streaming(inputs, None if states is None else states[start:start + n])
+            fused = fused + ops.cast(out[features.TARGETS], "float32") * weight
+            after.extend(member_after)
+            start += n
+        return {features.TARGETS: fused}, after
+
     def build_from_config(self, config):  # weights exist after one call, whatever the inputs
         self(self.config.dummy_inputs())
 
